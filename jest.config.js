@@ -1,0 +1,25 @@
+// ESM project ("type": "module") + ts-jest in ESM mode; needs Node's --experimental-vm-modules (see package.json).
+const shared = {
+  testEnvironment: 'node',
+  extensionsToTreatAsEsm: ['.ts'],
+  // Sources use NodeNext "./x.js" specifiers; map them back to the .ts files.
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  transform: {
+    // isolatedModules: ts-jest only transpiles; `npm run typecheck` does the type checking.
+    '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }],
+  },
+};
+
+/** @type {import('jest').Config} */
+export default {
+  projects: [
+    { ...shared, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
+    {
+      ...shared,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
+      // Real registry processes and HTTPS servers: allow for a slow, shared CI machine.
+      testTimeout: 60_000,
+    },
+  ],
+};
