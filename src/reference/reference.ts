@@ -113,7 +113,10 @@ function splitDigest(input: string): { rest: string; digest: string | undefined 
   if (at < 0) return { rest: input, digest: undefined };
   const digest = input.slice(at + 1);
   if (!DIGEST_RE.test(digest)) {
-    throw bad(input, `malformed digest ${JSON.stringify(digest)} (want sha256: and 64 lower-case hex digits)`);
+    throw bad(
+      input,
+      `malformed digest ${JSON.stringify(digest)} (want sha256: and 64 lower-case hex digits)`,
+    );
   }
   return { rest: input.slice(0, at), digest };
 }

@@ -1,0 +1,33 @@
+import { Command, CommanderError } from 'commander';
+
+import type { CliIo } from './io.js';
+import { registerResolve } from './resolve.js';
+
+export function buildProgram(io: CliIo): Command {
+  const program = new Command('fn-pinner')
+    .description('Pins KRM function pod images to digests, sets their commands and attaches a pull secret')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) });
+  registerResolve(program, io);
+  return program;
+}
+
+/** Runs the CLI; resolves to the process exit code. */
+export async function run(argv: string[], io?: Partial<CliIo>): Promise<number> {
+  const full: CliIo = {
+    env: process.env,
+    stdout: (s) => process.stdout.write(s),
+    stderr: (s) => process.stderr.write(s),
+    stderrStream: process.stderr,
+    exitCode: 0,
+    ...io,
+  };
+  try {
+    await buildProgram(full).parseAsync(argv);
+    return full.exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    full.stderr(`fn-pinner: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,58 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * All Prometheus metrics, created against one registry per process (tests create their own, since the
+ * global registry refuses a second registration of the same name).
+ */
+export function createMetrics(registry: Registry = new Registry()): Metrics {
+  const registers = [registry];
+  return {
+    registry,
+    registryRequests: new Counter({
+      name: 'fn_pinner_registry_requests_total',
+      help: 'HTTP requests sent to registries and token services',
+      labelNames: ['host', 'kind', 'method', 'status'] as const,
+      registers,
+    }),
+    cacheLookups: new Counter({
+      name: 'fn_pinner_cache_lookups_total',
+      help: 'Image metadata cache lookups by tier (tag, manifest, config) and result (hit, miss, revalidated)',
+      labelNames: ['tier', 'result'] as const,
+      registers,
+    }),
+    singleFlightJoins: new Counter({
+      name: 'fn_pinner_singleflight_joins_total',
+      help: 'Resolutions that joined an identical resolution already in flight instead of calling the registry',
+      registers,
+    }),
+    resolutions: new Counter({
+      name: 'fn_pinner_resolutions_total',
+      help: 'Image resolutions by outcome (ok or an error code)',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    resolutionSeconds: new Histogram({
+      name: 'fn_pinner_resolution_duration_seconds',
+      help: 'Time to resolve one image (digest and entrypoint), cache hits included',
+      labelNames: ['cache'] as const,
+      buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    cacheEntries: new Gauge({
+      name: 'fn_pinner_cache_entries',
+      help: 'Entries held per cache tier',
+      labelNames: ['tier'] as const,
+      registers,
+    }),
+  };
+}
+
+export interface Metrics {
+  registry: Registry;
+  registryRequests: Counter<'host' | 'kind' | 'method' | 'status'>;
+  cacheLookups: Counter<'tier' | 'result'>;
+  singleFlightJoins: Counter;
+  resolutions: Counter<'outcome'>;
+  resolutionSeconds: Histogram<'cache'>;
+  cacheEntries: Gauge<'tier'>;
+}

@@ -1,0 +1,76 @@
+import { FnPinnerError } from '../errors.js';
+import type { ErrorCode } from '../errors.js';
+import type { HttpRequest, HttpResponse } from './transport.js';
+import { header, redactUrl } from './transport.js';
+
+/** Registry error codes from the distribution spec that map one-to-one onto ours. */
+const SPEC_CODES: Record<string, ErrorCode> = {
+  MANIFEST_UNKNOWN: 'MANIFEST_UNKNOWN',
+  NAME_UNKNOWN: 'NAME_UNKNOWN',
+  BLOB_UNKNOWN: 'BLOB_UNKNOWN',
+  UNAUTHORIZED: 'UNAUTHORIZED',
+  DENIED: 'DENIED',
+  TOOMANYREQUESTS: 'TOO_MANY_REQUESTS',
+};
+
+/** Statuses worth another attempt: https://github.com/google/go-containerregistry/blob/main/pkg/v1/remote/options.go */
+const TEMPORARY_STATUSES = new Set([408, 429, 499, 500, 502, 503, 504, 522]);
+
+interface SpecError {
+  code?: string;
+  message?: string;
+}
+
+function specErrors(body: Buffer): SpecError[] {
+  try {
+    const parsed = JSON.parse(body.toString('utf8')) as { errors?: unknown };
+    return Array.isArray(parsed.errors) ? (parsed.errors as SpecError[]) : [];
+  } catch {
+    return [];
+  }
+}
+
+function codeFor(status: number, first: SpecError | undefined, notFound: ErrorCode): ErrorCode {
+  const fromSpec = first?.code ? SPEC_CODES[first.code] : undefined;
+  if (fromSpec) return fromSpec;
+  if (status === 401) return 'UNAUTHORIZED';
+  if (status === 403) return 'DENIED';
+  if (status === 404) return notFound;
+  if (status === 429) return 'TOO_MANY_REQUESTS';
+  if (status >= 500 || status === 408) return 'UNAVAILABLE';
+  return 'REGISTRY_ERROR';
+}
+
+/** Seconds or an HTTP date, per RFC 9110; undefined when absent or unparsable. */
+export function retryAfterMs(res: HttpResponse, now: number): number | undefined {
+  const value = header(res, 'retry-after');
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+export class RegistryHttpError extends FnPinnerError {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    readonly response: HttpResponse,
+    temporary: boolean,
+  ) {
+    super(code, message, { status: response.status, temporary });
+  }
+}
+
+/** Builds the typed error for a non-2xx response, e.g. `resolve x: GET https://r/v2/a/manifests/1: 404 MANIFEST_UNKNOWN: manifest unknown`. */
+export function responseError(
+  req: Pick<HttpRequest, 'method' | 'url' | 'what'>,
+  res: HttpResponse,
+  notFound: ErrorCode,
+): RegistryHttpError {
+  const errors = specErrors(res.body);
+  const first = errors[0];
+  const code = codeFor(res.status, first, notFound);
+  const detail = first ? `${first.code ?? ''}${first.message ? `: ${first.message}` : ''}` : '';
+  const message = `${req.what}: ${req.method} ${redactUrl(req.url)}: ${res.status}${detail ? ` ${detail}` : ''}`;
+  return new RegistryHttpError(code, message, res, TEMPORARY_STATUSES.has(res.status));
+}

@@ -1,0 +1,7 @@
+// The registry layer's public surface: the images layer imports from here only.
+export { RegistryClient, sha256 } from './client.js';
+export type { CallContext, ManifestResult, RegistryClientDeps } from './client.js';
+export { MANIFEST_ACCEPT, MediaType, parseImageConfig, parseManifest } from './manifest.js';
+export type { ImageConfig, IndexChild, Manifest } from './manifest.js';
+export { Transport } from './transport.js';
+export type { Credential, Keychain } from './auth/credentials.js';
