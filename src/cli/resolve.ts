@@ -53,8 +53,8 @@ async function resolveCommand(image: string, opts: RawOptions, io: CliIo): Promi
   let stack;
   try {
     const config = loadResolveConfig(opts, io.env);
-    // Logs go to stderr so stdout stays machine-readable; warnings only, unless asked.
-    const log = createLogger({ level: opts.logLevel ? config.logging.level : 'warn' }, io.stderrStream);
+    // Logs go to stderr so stdout stays machine-readable; only errors unless asked, so a failure stays one line.
+    const log = createLogger({ level: opts.logLevel ? config.logging.level : 'error' }, io.stderrStream);
     stack = createResolverStack(config, log, createMetrics());
     const { metadata } = await stack.resolver.resolve(image);
     io.stdout(opts.json ? `${JSON.stringify(resolveJson(metadata))}\n` : human(metadata));

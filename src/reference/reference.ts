@@ -24,41 +24,43 @@ const PATH_COMPONENT_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG_RE = /^[\w][\w.-]{0,127}$/;
 const DIGEST_RE = /^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
 
-export class ImageReference {
-  private constructor(
-    /** Exactly what the user wrote. */
-    readonly original: string,
-    /** Normalised registry host[:port]; Docker Hub is always `docker.io`. */
-    readonly registry: string,
-    /** Full repository path; Docker Hub official images get `library/`. */
-    readonly repository: string,
-    /** The name part as written (no tag or digest), kept so pinning preserves the user's spelling. */
-    readonly writtenName: string,
-    readonly tag: string | undefined,
-    readonly digest: string | undefined,
-  ) {}
+interface ReferenceParts {
+  /** Exactly what the user wrote. */
+  original: string;
+  /** Normalised registry host[:port]; Docker Hub is always `docker.io`. */
+  registry: string;
+  /** Full repository path; Docker Hub official images get `library/`. */
+  repository: string;
+  /** The name part as written (no tag or digest), kept so pinning preserves the user's spelling. */
+  writtenName: string;
+  tag: string | undefined;
+  digest: string | undefined;
+}
+
+export class ImageReference implements ReferenceParts {
+  readonly original: string;
+  readonly registry: string;
+  readonly repository: string;
+  readonly writtenName: string;
+  readonly tag: string | undefined;
+  readonly digest: string | undefined;
+
+  private constructor(parts: ReferenceParts) {
+    this.original = parts.original;
+    this.registry = parts.registry;
+    this.repository = parts.repository;
+    this.writtenName = parts.writtenName;
+    this.tag = parts.tag;
+    this.digest = parts.digest;
+  }
 
   static parse(input: string): ImageReference {
     return parseImageReference(input);
   }
 
   /** @internal used by the parser only. */
-  static create(parts: {
-    original: string;
-    registry: string;
-    repository: string;
-    writtenName: string;
-    tag: string | undefined;
-    digest: string | undefined;
-  }): ImageReference {
-    return new ImageReference(
-      parts.original,
-      parts.registry,
-      parts.repository,
-      parts.writtenName,
-      parts.tag,
-      parts.digest,
-    );
+  static create(parts: ReferenceParts): ImageReference {
+    return new ImageReference(parts);
   }
 
   /** `docker.io/library/nginx` */
@@ -89,14 +91,7 @@ export class ImageReference {
 
   /** A reference to the same repository by digest. */
   withDigest(digest: string): ImageReference {
-    return new ImageReference(
-      this.pin(digest),
-      this.registry,
-      this.repository,
-      this.writtenName,
-      this.tag,
-      digest,
-    );
+    return new ImageReference({ ...this, original: this.pin(digest), digest });
   }
 
   toString(): string {

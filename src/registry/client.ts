@@ -178,13 +178,13 @@ export class RegistryClient {
     ctx: CallContext,
   ): Promise<HttpResponse> {
     const scheme = await this.scheme(ref, ctx);
-    let [res, headers] = await this.sendAuthorized(ref, scheme, cred, call, ctx);
+    let [res, headers] = await this.sendAuthorized(ref, { scheme, cred }, call, ctx);
     if (res.status === 401 && (scheme.type === 'bearer' || challengeOf(res)?.type !== scheme.type)) {
       // The token expired or was revoked, or the registry changed how it wants auth: refresh once.
       const fresh = challengeOf(res) ?? scheme;
       this.schemes.set(ref.apiHost, fresh);
       if (fresh.type === 'bearer') this.tokens.invalidate(fresh, scopeOf(ref), cred);
-      [res, headers] = await this.sendAuthorized(ref, fresh, cred, call, ctx);
+      [res, headers] = await this.sendAuthorized(ref, { scheme: fresh, cred }, call, ctx);
     }
     if (res.status >= 300 && res.status < 400 && call.followRedirects) {
       return this.followRedirects(ref, res, { call, headers }, ctx);
@@ -196,8 +196,7 @@ export class RegistryClient {
 
   private async sendAuthorized(
     ref: ImageReference,
-    scheme: AuthScheme,
-    cred: Credential | undefined,
+    { scheme, cred }: { scheme: AuthScheme; cred: Credential | undefined },
     call: Call,
     ctx: CallContext,
   ): Promise<[HttpResponse, Record<string, string>]> {

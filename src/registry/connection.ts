@@ -36,35 +36,25 @@ export class Connection {
       } catch (err) {
         if (!(err instanceof FnPinnerError) || !err.temporary || attempt >= this.options.maxAttempts)
           throw err;
-        await this.backoff(spec, attempt, deadline, undefined, err);
+        await this.backoff(spec, { attempt, deadline }, { err });
         continue;
       }
       if (!RETRY_STATUSES.has(res.status) || attempt >= this.options.maxAttempts) return res;
-      await this.backoff(spec, attempt, deadline, res, undefined);
+      await this.backoff(spec, { attempt, deadline }, { res });
     }
   }
 
   private async backoff(
     spec: RequestSpec,
-    attempt: number,
-    deadline: number,
-    res: HttpResponse | undefined,
-    err: FnPinnerError | undefined,
+    { attempt, deadline }: { attempt: number; deadline: number },
+    failure: { res?: HttpResponse; err?: FnPinnerError },
   ): Promise<void> {
     const now = Date.now();
-    const hinted = res ? retryAfterMs(res, now) : undefined;
-    const jitter = Math.random() * this.options.retryBaseDelayMs;
-    const wait = hinted ?? this.options.retryBaseDelayMs * 2 ** (attempt - 1) + jitter;
-    if (now + wait >= deadline) {
-      const why = res ? `${res.status}` : (err?.message ?? 'error');
-      throw new FnPinnerError(
-        res?.status === 429 ? 'TOO_MANY_REQUESTS' : (err?.code ?? 'UNAVAILABLE'),
-        `${spec.what}: ${spec.method} ${redactUrl(spec.url)}: ${why}; retrying after ${Math.round(wait)} ms would pass the deadline`,
-        { cause: err, status: res?.status, temporary: true },
-      );
-    }
+    const hinted = failure.res ? retryAfterMs(failure.res, now) : undefined;
+    const wait = hinted ?? this.options.retryBaseDelayMs * (2 ** (attempt - 1) + Math.random());
+    if (now + wait >= deadline) throw pastDeadline(spec, wait, failure);
     this.log.debug(
-      { url: redactUrl(spec.url), attempt, waitMs: Math.round(wait), status: res?.status },
+      { url: redactUrl(spec.url), attempt, waitMs: Math.round(wait), status: failure.res?.status },
       'registry retry',
     );
     await sleep(wait, undefined, { signal: spec.signal }).catch(() => undefined);
@@ -109,6 +99,20 @@ export class Connection {
       throw err;
     }
   }
+}
+
+function pastDeadline(
+  spec: RequestSpec,
+  wait: number,
+  { res, err }: { res?: HttpResponse; err?: FnPinnerError },
+): FnPinnerError {
+  const why = res ? `${res.status}` : (err?.message ?? 'error');
+  const code = res?.status === 429 ? 'TOO_MANY_REQUESTS' : (err?.code ?? 'UNAVAILABLE');
+  return new FnPinnerError(
+    code,
+    `${spec.what}: ${spec.method} ${redactUrl(spec.url)}: ${why}; retrying after ${Math.round(wait)} ms would pass the deadline`,
+    { cause: err, status: res?.status, temporary: true },
+  );
 }
 
 function bothFailed(spec: RequestSpec, first: unknown, second: unknown): FnPinnerError {

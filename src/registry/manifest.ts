@@ -78,7 +78,8 @@ export function parseManifest(bytes: Buffer, contentType: string, what: string):
   } catch (err) {
     throw new FnPinnerError('BAD_MANIFEST', `parse manifest of ${what}: not JSON`, { cause: err });
   }
-  const mediaType = typeof body.mediaType === 'string' ? body.mediaType : contentType.split(';')[0]!.trim();
+  const mediaType =
+    typeof body.mediaType === 'string' ? body.mediaType : (contentType.split(';')[0] ?? '').trim();
   const kind = kindOf(mediaType, body);
   if (!kind) {
     throw new FnPinnerError(
@@ -114,6 +115,11 @@ const configSchema = z.object({
     .nullish(),
 });
 
+function platformOf({ os, architecture, variant }: z.infer<typeof configSchema>): Platform | undefined {
+  if (!os || !architecture) return undefined;
+  return variant ? { os, architecture, variant } : { os, architecture };
+}
+
 export interface ImageConfig {
   entrypoint: string[];
   cmd: string[];
@@ -136,7 +142,6 @@ export function parseImageConfig(bytes: Buffer, what: string): ImageConfig {
       `parse image config of ${what}: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim(),
     );
   }
-  const { os, architecture, variant, config } = parsed.data;
-  const platform = os && architecture ? { os, architecture, ...(variant ? { variant } : {}) } : undefined;
-  return { entrypoint: config?.Entrypoint ?? [], cmd: config?.Cmd ?? [], platform };
+  const { config } = parsed.data;
+  return { entrypoint: config?.Entrypoint ?? [], cmd: config?.Cmd ?? [], platform: platformOf(parsed.data) };
 }

@@ -33,7 +33,10 @@ async function pushAll(reg: TestRegistry): Promise<Pushed> {
     { os: 'linux', arch: 'arm64', variant: 'v8', entrypoint: ['/arm64/fn'], cmd: ['--arm'] },
   ];
   return {
-    both: await p.pushImage('fn/both', 'v1', { entrypoint: ['/bin/fn', '--flag'], cmd: ['serve', '--port=8080'] }),
+    both: await p.pushImage('fn/both', 'v1', {
+      entrypoint: ['/bin/fn', '--flag'],
+      cmd: ['serve', '--port=8080'],
+    }),
     cmdOnly: await p.pushImage('fn/cmd-only', 'v1', { cmd: ['/bin/sh', '-c', 'run'] }),
     epOnly: await p.pushImage('fn/ep-only', 'v1', { entrypoint: ['/fn'] }),
     neither: await p.pushImage('fn/neither', 'v1', {}),
@@ -86,52 +89,62 @@ describe.each(kinds)('fn-pinner resolve --json on a %s registry', (kind) => {
     ['only Entrypoint', 'fn/ep-only', 'epOnly', ['/fn'], []],
     ['neither', 'fn/neither', 'neither', [], []],
     ['a Docker schema2 manifest', 'fn/docker', 'docker', ['/docker/fn'], []],
-  ] as const)('reports digest, entrypoint and cmd of an image with %s', async (_n, repo, key, entrypoint, cmd) => {
-    const out = await resolveJson(repo);
-    const digest = img()[key].digest;
-    expect(out).toMatchObject({
-      image: `${reg().host}/${repo}:v1`,
-      digest,
-      resolved: `${reg().host}/${repo}:v1@${digest}`,
-      entrypoint,
-      cmd,
-      platform: 'linux/amd64',
-      manifestDigest: digest,
-      platforms: null,
-    });
-  });
+  ] as const)(
+    'reports digest, entrypoint and cmd of an image with %s',
+    async (_n, repo, key, entrypoint, cmd) => {
+      const out = await resolveJson(repo);
+      const digest = img()[key].digest;
+      expect(out).toMatchObject({
+        image: `${reg().host}/${repo}:v1`,
+        digest,
+        resolved: `${reg().host}/${repo}:v1@${digest}`,
+        entrypoint,
+        cmd,
+        platform: 'linux/amd64',
+        manifestDigest: digest,
+        platforms: null,
+      });
+    },
+  );
 
   it.each([
     ['an OCI index', 'fn/multi', 'ociIndex'],
     ['a Docker manifest list', 'fn/list', 'dockerList'],
-  ] as const)('pins %s by its index digest and takes the argv from the chosen platform', async (_n, repo, key) => {
-    const index = img()[key];
-    const amd = await resolveJson(repo);
-    expect(amd).toMatchObject({
-      digest: index.digest,
-      resolved: `${reg().host}/${repo}:v1@${index.digest}`,
-      entrypoint: ['/amd64/fn'],
-      cmd: ['--amd'],
-      platform: 'linux/amd64',
-      manifestDigest: index.children[0]!.digest,
-      platforms: ['linux/amd64', 'linux/arm64/v8'],
-    });
-    const arm = await resolveJson(repo, ['--platform', 'linux/arm64']);
-    expect(arm).toMatchObject({
-      digest: index.digest,
-      entrypoint: ['/arm64/fn'],
-      cmd: ['--arm'],
-      platform: 'linux/arm64/v8',
-      manifestDigest: index.children[1]!.digest,
-    });
-  });
+  ] as const)(
+    'pins %s by its index digest and takes the argv from the chosen platform',
+    async (_n, repo, key) => {
+      const index = img()[key];
+      const amd = await resolveJson(repo);
+      expect(amd).toMatchObject({
+        digest: index.digest,
+        resolved: `${reg().host}/${repo}:v1@${index.digest}`,
+        entrypoint: ['/amd64/fn'],
+        cmd: ['--amd'],
+        platform: 'linux/amd64',
+        manifestDigest: index.children[0]!.digest,
+        platforms: ['linux/amd64', 'linux/arm64/v8'],
+      });
+      const arm = await resolveJson(repo, ['--platform', 'linux/arm64']);
+      expect(arm).toMatchObject({
+        digest: index.digest,
+        entrypoint: ['/arm64/fn'],
+        cmd: ['--arm'],
+        platform: 'linux/arm64/v8',
+        manifestDigest: index.children[1]!.digest,
+      });
+    },
+  );
 
   it('resolves a reference that is already pinned by digest', async () => {
     const { digest } = img().both;
     const image = `${reg().host}/fn/both@${digest}`;
     const r = await runCli(['resolve', image, '--json', ...flagsFor(reg())]);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ digest, resolved: image, entrypoint: ['/bin/fn', '--flag'] });
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      digest,
+      resolved: image,
+      entrypoint: ['/bin/fn', '--flag'],
+    });
   });
 });
 
@@ -156,9 +169,20 @@ describe('fn-pinner resolve output', () => {
   it('picks up a rewritten Docker config file without a restart of the process', async () => {
     const reg = registries.get('basic')!;
     const file = writeDockerConfig({ [reg.host]: [reg.username, 'wrong'] });
-    const args = ['resolve', `${reg.host}/fn/both:v1`, '--json', '--insecure-registry', reg.host, '--docker-config', file];
+    const args = [
+      'resolve',
+      `${reg.host}/fn/both:v1`,
+      '--json',
+      '--insecure-registry',
+      reg.host,
+      '--docker-config',
+      file,
+    ];
     expect((await runCli(args)).code).toBe(1);
-    writeFileSync(file, JSON.stringify({ auths: { [reg.host]: { username: reg.username, password: reg.password } } }));
+    writeFileSync(
+      file,
+      JSON.stringify({ auths: { [reg.host]: { username: reg.username, password: reg.password } } }),
+    );
     expect((await runCli(args)).code).toBe(0);
   });
 });

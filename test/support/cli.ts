@@ -36,7 +36,10 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promi
 export function writeDockerConfig(entries: Record<string, [string, string]>, dir?: string): string {
   const folder = dir ?? mkdtempSync(join(tmpdir(), 'fn-pinner-auth-'));
   const auths = Object.fromEntries(
-    Object.entries(entries).map(([host, [u, p]]) => [host, { auth: Buffer.from(`${u}:${p}`).toString('base64') }]),
+    Object.entries(entries).map(([host, [u, p]]) => [
+      host,
+      { auth: Buffer.from(`${u}:${p}`).toString('base64') },
+    ]),
   );
   const file = join(folder, 'config.json');
   writeFileSync(file, JSON.stringify({ auths }));

@@ -8,7 +8,12 @@ const buf = (o: unknown): Buffer => Buffer.from(JSON.stringify(o));
 
 describe('parseImageConfig (entrypoint extraction)', () => {
   it.each([
-    ['Entrypoint and Cmd', { Entrypoint: ['/bin/app', '--flag'], Cmd: ['serve'] }, ['/bin/app', '--flag'], ['serve']],
+    [
+      'Entrypoint and Cmd',
+      { Entrypoint: ['/bin/app', '--flag'], Cmd: ['serve'] },
+      ['/bin/app', '--flag'],
+      ['serve'],
+    ],
     ['only Cmd', { Cmd: ['/bin/sh', '-c', 'echo hi'] }, [], ['/bin/sh', '-c', 'echo hi']],
     ['only Entrypoint', { Entrypoint: ['/fn'] }, ['/fn'], []],
     ['neither', { Env: ['PATH=/bin'] }, [], []],
@@ -37,12 +42,20 @@ describe('parseImageConfig (entrypoint extraction)', () => {
 
 describe('parseManifest', () => {
   it('reads an OCI image manifest', () => {
-    const m = parseManifest(buf({ schemaVersion: 2, mediaType: MediaType.ociManifest, config: { digest: D1, size: 1 } }), '', 'x');
+    const m = parseManifest(
+      buf({ schemaVersion: 2, mediaType: MediaType.ociManifest, config: { digest: D1, size: 1 } }),
+      '',
+      'x',
+    );
     expect(m).toEqual({ kind: 'image', mediaType: MediaType.ociManifest, configDigest: D1 });
   });
 
   it('takes the media type from Content-Type when the body omits it', () => {
-    const m = parseManifest(buf({ schemaVersion: 2, config: { digest: D1 } }), `${MediaType.dockerManifest}; charset=utf-8`, 'x');
+    const m = parseManifest(
+      buf({ schemaVersion: 2, config: { digest: D1 } }),
+      `${MediaType.dockerManifest}; charset=utf-8`,
+      'x',
+    );
     expect(m.kind).toBe('image');
     expect(m.mediaType).toBe(MediaType.dockerManifest);
   });
@@ -70,9 +83,21 @@ describe('parseManifest', () => {
   });
 
   it.each([
-    ['schema 1', { schemaVersion: 1, mediaType: 'application/vnd.docker.distribution.manifest.v1+prettyjws' }, /unsupported media type/],
-    ['an artifact', { mediaType: 'application/vnd.cncf.helm.chart.content.v1.tar+gzip' }, /unsupported media type/],
-    ['a bad config digest', { mediaType: MediaType.ociManifest, config: { digest: 'md5:x' } }, /config.digest/],
+    [
+      'schema 1',
+      { schemaVersion: 1, mediaType: 'application/vnd.docker.distribution.manifest.v1+prettyjws' },
+      /unsupported media type/,
+    ],
+    [
+      'an artifact',
+      { mediaType: 'application/vnd.cncf.helm.chart.content.v1.tar+gzip' },
+      /unsupported media type/,
+    ],
+    [
+      'a bad config digest',
+      { mediaType: MediaType.ociManifest, config: { digest: 'md5:x' } },
+      /config.digest/,
+    ],
   ])('rejects %s', (_n, body, message) => {
     expect(() => parseManifest(buf(body), '', 'x')).toThrow(message);
   });

@@ -11,19 +11,54 @@ describe('parseImageReference', () => {
     ['nginx', 'docker.io', 'library/nginx', undefined, undefined, 'docker.io/library/nginx:latest'],
     ['nginx:1.25', 'docker.io', 'library/nginx', '1.25', undefined, 'docker.io/library/nginx:1.25'],
     ['docker.io/nginx', 'docker.io', 'library/nginx', undefined, undefined, 'docker.io/library/nginx:latest'],
-    ['index.docker.io/library/nginx', 'docker.io', 'library/nginx', undefined, undefined, 'docker.io/library/nginx:latest'],
-    ['registry-1.docker.io/bitnami/redis:7', 'docker.io', 'bitnami/redis', '7', undefined, 'docker.io/bitnami/redis:7'],
+    [
+      'index.docker.io/library/nginx',
+      'docker.io',
+      'library/nginx',
+      undefined,
+      undefined,
+      'docker.io/library/nginx:latest',
+    ],
+    [
+      'registry-1.docker.io/bitnami/redis:7',
+      'docker.io',
+      'bitnami/redis',
+      '7',
+      undefined,
+      'docker.io/bitnami/redis:7',
+    ],
     ['bitnami/redis', 'docker.io', 'bitnami/redis', undefined, undefined, 'docker.io/bitnami/redis:latest'],
-    ['gcr.io/kpt-fn/set-namespace:v0.4', 'gcr.io', 'kpt-fn/set-namespace', 'v0.4', undefined, 'gcr.io/kpt-fn/set-namespace:v0.4'],
+    [
+      'gcr.io/kpt-fn/set-namespace:v0.4',
+      'gcr.io',
+      'kpt-fn/set-namespace',
+      'v0.4',
+      undefined,
+      'gcr.io/kpt-fn/set-namespace:v0.4',
+    ],
     ['localhost/app', 'localhost', 'app', undefined, undefined, 'localhost/app:latest'],
     ['localhost:5000/a/b/c:v1', 'localhost:5000', 'a/b/c', 'v1', undefined, 'localhost:5000/a/b/c:v1'],
-    ['127.0.0.1:5000/test/app:v1', '127.0.0.1:5000', 'test/app', 'v1', undefined, '127.0.0.1:5000/test/app:v1'],
+    [
+      '127.0.0.1:5000/test/app:v1',
+      '127.0.0.1:5000',
+      'test/app',
+      'v1',
+      undefined,
+      '127.0.0.1:5000/test/app:v1',
+    ],
     ['[::1]:5000/app:v1', '[::1]:5000', 'app', 'v1', undefined, '[::1]:5000/app:v1'],
     ['[fe80::1]/app', '[fe80::1]', 'app', undefined, undefined, '[fe80::1]/app:latest'],
     ['Example.COM/app', 'example.com', 'app', undefined, undefined, 'example.com/app:latest'],
     [`ghcr.io/o/app@${D}`, 'ghcr.io', 'o/app', undefined, D, `ghcr.io/o/app@${D}`],
     [`ghcr.io/o/app:v2@${D}`, 'ghcr.io', 'o/app', 'v2', D, `ghcr.io/o/app:v2@${D}`],
-    ['my.reg/a_b/c__d/e--f.g:T_1.x-y', 'my.reg', 'a_b/c__d/e--f.g', 'T_1.x-y', undefined, 'my.reg/a_b/c__d/e--f.g:T_1.x-y'],
+    [
+      'my.reg/a_b/c__d/e--f.g:T_1.x-y',
+      'my.reg',
+      'a_b/c__d/e--f.g',
+      'T_1.x-y',
+      undefined,
+      'my.reg/a_b/c__d/e--f.g:T_1.x-y',
+    ],
   ])('parses %s', (input, registry, repository, tag, digest, canonical) => {
     const ref = parseImageReference(input);
     expect({ registry: ref.registry, repository: ref.repository, tag: ref.tag, digest: ref.digest }).toEqual({
@@ -69,7 +104,9 @@ describe('parseImageReference', () => {
   });
 
   it('treats docker.io and index.docker.io as the same repository', () => {
-    expect(parseImageReference('docker.io/library/nginx').name).toBe(parseImageReference('index.docker.io/nginx').name);
+    expect(parseImageReference('docker.io/library/nginx').name).toBe(
+      parseImageReference('index.docker.io/nginx').name,
+    );
     expect(parseImageReference('nginx').apiHost).toBe('index.docker.io');
   });
 

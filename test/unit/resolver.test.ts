@@ -19,12 +19,18 @@ class FakeClient {
   gate: Promise<void> = Promise.resolve();
 
   image(tag: string, entrypoint: string[], cmd: string[] = []): string {
-    const config = Buffer.from(JSON.stringify({ os: 'linux', architecture: 'amd64', config: { Entrypoint: entrypoint, Cmd: cmd } }));
+    const config = Buffer.from(
+      JSON.stringify({ os: 'linux', architecture: 'amd64', config: { Entrypoint: entrypoint, Cmd: cmd } }),
+    );
     const configDigest = sha256(config);
     this.blobs.set(configDigest, config);
     const body = { mediaType: MediaType.ociManifest, config: { digest: configDigest } };
     const digest = sha256(Buffer.from(JSON.stringify(body)));
-    this.manifests.set(digest, { digest, mediaType: MediaType.ociManifest, manifest: { kind: 'image', mediaType: MediaType.ociManifest, configDigest } });
+    this.manifests.set(digest, {
+      digest,
+      mediaType: MediaType.ociManifest,
+      manifest: { kind: 'image', mediaType: MediaType.ociManifest, configDigest },
+    });
     this.tags.set(tag, digest);
     return digest;
   }
@@ -49,7 +55,8 @@ class FakeClient {
 
   private lookup(id: string): ManifestResult {
     const m = this.manifests.get(this.tags.get(id) ?? id);
-    if (!m) throw new FnPinnerError('MANIFEST_UNKNOWN', `resolve x: GET manifest ${id}: 404`, { status: 404 });
+    if (!m)
+      throw new FnPinnerError('MANIFEST_UNKNOWN', `resolve x: GET manifest ${id}: 404`, { status: 404 });
     return m;
   }
 }
@@ -74,7 +81,12 @@ describe('ImageResolver caching', () => {
     const digest = fake.image('v1', ['/fn'], ['run']);
     const first = await resolver.resolve('r.io/a:v1');
     expect(first.cache).toBe('miss');
-    expect(first.metadata).toMatchObject({ digest, resolved: `r.io/a:v1@${digest}`, entrypoint: ['/fn'], cmd: ['run'] });
+    expect(first.metadata).toMatchObject({
+      digest,
+      resolved: `r.io/a:v1@${digest}`,
+      entrypoint: ['/fn'],
+      cmd: ['run'],
+    });
     fake.calls = [];
     const second = await resolver.resolve('r.io/a:v1');
     expect(second.cache).toBe('hit');
@@ -105,7 +117,7 @@ describe('ImageResolver caching', () => {
     expect(after.cache).toBe('miss');
   });
 
-  it('never expires tags with a TTL of 0 (the design\'s behaviour)', async () => {
+  it("never expires tags with a TTL of 0 (the design's behaviour)", async () => {
     const { fake, resolver, clock } = setup(0);
     const old = fake.image('v1', ['/old']);
     await resolver.resolve('r.io/a:v1');
@@ -159,7 +171,7 @@ describe('ImageResolver single flight', () => {
     expect(two.metadata.entrypoint).toEqual(['/two']);
   });
 
-  it('shares a flight across spellings but reports each caller\'s own reference', async () => {
+  it("shares a flight across spellings but reports each caller's own reference", async () => {
     const { fake, resolver } = setup();
     const digest = fake.image('latest', ['/fn']);
     let open!: () => void;

@@ -53,7 +53,7 @@ export class TokenSource {
     const key = [challenge.realm, challenge.service ?? '', scope, cred?.source ?? 'anonymous'].join('|');
     const hit = this.cache.get(key);
     if (hit && hit.expiresAt > this.now()) return hit.token;
-    return this.flights.run(key, () => this.fetch(key, challenge, scope, cred, ctx));
+    return this.flights.run(key, () => this.fetch(key, { challenge, scope, cred }, ctx));
   }
 
   /** Forget a token the registry rejected, so the next call fetches a fresh one. */
@@ -65,9 +65,7 @@ export class TokenSource {
 
   private async fetch(
     key: string,
-    challenge: BearerChallenge,
-    scope: string,
-    cred: Credential | undefined,
+    { challenge, scope, cred }: { challenge: BearerChallenge; scope: string; cred: Credential | undefined },
     ctx: TokenRequestContext,
   ): Promise<string> {
     const what = `${ctx.what}: fetch token for ${scope}${cred ? ` with ${cred.source}` : ' anonymously'}`;

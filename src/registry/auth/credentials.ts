@@ -1,0 +1,88 @@
+import { inspect } from 'node:util';
+
+import type { ImageReference } from '../../reference/reference.js';
+
+/**
+ * One set of registry credentials. Which fields are set decides how the transport authenticates:
+ * `username`/`password` → Basic (or the password grant of a token service), `identityToken` → OAuth2
+ * refresh-token grant, `registryToken` → sent as a Bearer token as-is.
+ */
+export interface Credential {
+  username?: string;
+  password?: string;
+  identityToken?: string;
+  registryToken?: string;
+  /** Where the credential came from, without secrets, e.g. `/etc/auth/config.json auths["ghcr.io"]`. */
+  source: string;
+}
+
+/** Finds the credentials to try for an image. */
+export interface Keychain {
+  /**
+   * Every credential that matches, most specific first, so callers can fall through to the next one on
+   * 401/403 as the kubelet does (several pull secrets for one registry). Empty array = anonymous.
+   */
+  resolve(ref: ImageReference): Credential[];
+}
+
+export type CredentialKind = 'basic' | 'identity-token' | 'registry-token' | 'anonymous';
+
+/** Mirrors the precedence the transport uses: a registry token beats an identity token beats basic. */
+export function credentialKind(credential: Credential): CredentialKind {
+  if (credential.registryToken) return 'registry-token';
+  if (credential.identityToken) return 'identity-token';
+  if (credential.username || credential.password) return 'basic';
+  return 'anonymous';
+}
+
+/**
+ * A log-safe one-liner: kind, user name and source, never a password or token. User names are not treated
+ * as secret (docker and the kubelet print them too) and are what an operator needs to tell two pull
+ * secrets for the same registry apart.
+ */
+export function describeCredential(credential: Credential): string {
+  const kind = credentialKind(credential);
+  const from = `from ${credential.source}`;
+  switch (kind) {
+    case 'basic':
+      return `username/password for ${JSON.stringify(credential.username ?? '')} ${from}`;
+    case 'identity-token':
+      return `identity token${credential.username ? ` for ${JSON.stringify(credential.username)}` : ''} ${from}`;
+    case 'registry-token':
+      return `registry token ${from}`;
+    case 'anonymous':
+      return `anonymous ${from}`;
+  }
+}
+
+/**
+ * Builds a Credential whose JSON and `util.inspect` forms are redacted, so a credential that ends up in a
+ * log line or a test failure message by accident does not leak. The fields stay plain data for the transport.
+ */
+export function makeCredential(fields: Credential): Credential {
+  const credential: Credential = { source: fields.source };
+  if (fields.username !== undefined) credential.username = fields.username;
+  if (fields.password !== undefined) credential.password = fields.password;
+  if (fields.identityToken !== undefined) credential.identityToken = fields.identityToken;
+  if (fields.registryToken !== undefined) credential.registryToken = fields.registryToken;
+  const redacted = (): Record<string, string> => redactedView(credential);
+  Object.defineProperty(credential, 'toJSON', { value: redacted, enumerable: false });
+  Object.defineProperty(credential, inspect.custom, { value: redacted, enumerable: false });
+  return credential;
+}
+
+function redactedView(credential: Credential): Record<string, string> {
+  const view: Record<string, string> = { kind: credentialKind(credential), source: credential.source };
+  if (credential.username !== undefined) view.username = credential.username;
+  return view;
+}
+
+/** True when two credentials would authenticate identically (the same secret mounted twice, say). */
+export function sameSecret(a: Credential, b: Credential): boolean {
+  return (
+    a.username === b.username &&
+    a.password === b.password &&
+    a.identityToken === b.identityToken &&
+    a.registryToken === b.registryToken
+  );
+}
