@@ -22,7 +22,12 @@ const layerRules = Object.entries(forbidden).map(([folder, banned]) => ({
     'no-restricted-imports': [
       'error',
       {
-        paths: [{ name: '@kubernetes/client-node', message: 'Only src/secrets/kube.ts talks to the Kubernetes API.' }],
+        paths: [
+          {
+            name: '@kubernetes/client-node',
+            message: 'Only src/secrets/kube.ts talks to the Kubernetes API.',
+          },
+        ],
         patterns: banned.map((b) => ({
           group: [`**/${b}/**`, `**/${b}.js`, `../${b}`, `./${b}`],
           message: `src/${folder} must not import src/${b} (imports point one way; see docs/architecture.md).`,
