@@ -26,7 +26,9 @@ export class MetadataCache {
     private readonly now: () => number = Date.now,
   ) {
     this.tags = new LRUCache({ max: options.maxImages });
-    this.manifests = new LRUCache({ max: options.maxImages });
+    // A multi-platform image holds two manifests (the index and the chosen platform's), so this tier
+    // gets twice the room; otherwise 10,000 multi-arch images would only half fit.
+    this.manifests = new LRUCache({ max: options.maxImages * 2 });
     this.configs = new LRUCache({ max: options.maxImages });
   }
 
