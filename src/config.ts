@@ -3,12 +3,7 @@ import * as path from 'node:path';
 
 import { FnPinnerError } from './errors.js';
 import type { LoggingOptions } from './logging.js';
-import {
-  DEFAULT_CACHE_OPTIONS,
-  DEFAULT_REGISTRY_OPTIONS,
-  DEFAULT_REGISTRY_PREFIXES,
-  DEFAULT_RESOLVER_OPTIONS,
-} from './options.js';
+import { DEFAULT_REGISTRY_OPTIONS, DEFAULT_RESOLVER_OPTIONS } from './options.js';
 import type { CacheOptions, RegistryOptions, ResolverOptions } from './options.js';
 import { parsePlatform } from './reference/platform.js';
 import type { KeychainEnv } from './registry/auth/keychain.js';
@@ -33,96 +28,12 @@ export interface AuthConfig {
   keychainEnv: KeychainEnv;
 }
 
-/** Raw option values as commander hands them over (strings, booleans, repeated strings). */
-export type RawOptions = Record<string, string | boolean | string[] | undefined>;
+import { ADMISSION_SETTINGS, REGISTRY_SETTINGS, RESOLVE_SETTINGS, SERVE_SETTINGS } from './settings.js';
+import type { AdmissionOptions } from './admission/handler.js';
+import type { RawOptions, Setting } from './settings.js';
 
-export interface Setting {
-  /** commander's camel-cased option name. */
-  key: string;
-  flag: string;
-  env: string;
-  description: string;
-  default?: string;
-  repeatable?: boolean;
-  boolean?: boolean;
-}
-
-/** Settings shared by `resolve`, `mutate` and `serve`. Porch's flag names are kept where Porch has one. */
-export const REGISTRY_SETTINGS: Setting[] = [
-  {
-    key: 'platform',
-    flag: '--platform <os/arch[/variant]>',
-    env: 'FN_PINNER_PLATFORM',
-    description: 'platform whose Entrypoint/Cmd is used for multi-platform images',
-    default: 'linux/amd64',
-  },
-  {
-    key: 'insecureRegistry',
-    flag: '--insecure-registry <host[:port]>',
-    env: 'FN_PINNER_INSECURE_REGISTRIES',
-    description: 'registry reached over plain HTTP (repeatable; env: comma-separated)',
-    repeatable: true,
-  },
-  {
-    key: 'defaultRegistry',
-    flag: '--default-registry <prefix>',
-    env: 'FN_PINNER_DEFAULT_REGISTRIES',
-    description: 'image prefix that uses the default keychain, not the custom auth (repeatable)',
-    default: DEFAULT_REGISTRY_PREFIXES.join(','),
-    repeatable: true,
-  },
-  {
-    key: 'cacheMaxImages',
-    flag: '--cache-max-images <n>',
-    env: 'FN_PINNER_CACHE_MAX_IMAGES',
-    description: 'bound on digest-keyed cache entries (LRU)',
-    default: String(DEFAULT_CACHE_OPTIONS.maxImages),
-  },
-  {
-    key: 'tagTtl',
-    flag: '--tag-ttl <seconds>',
-    env: 'FN_PINNER_TAG_TTL',
-    description: 'how long a tag → digest mapping is trusted before a HEAD revalidates it; 0 = forever',
-    default: String(DEFAULT_CACHE_OPTIONS.tagTtlMs / 1000),
-  },
-  {
-    key: 'resolveTimeout',
-    flag: '--resolve-timeout <seconds>',
-    env: 'FN_PINNER_RESOLVE_TIMEOUT',
-    description: 'overall deadline for resolving one image, retries included',
-    default: String(DEFAULT_RESOLVER_OPTIONS.deadlineMs / 1000),
-  },
-  {
-    key: 'requestTimeout',
-    flag: '--request-timeout <seconds>',
-    env: 'FN_PINNER_REQUEST_TIMEOUT',
-    description: 'timeout for one registry HTTP call',
-    default: String(DEFAULT_REGISTRY_OPTIONS.requestTimeoutMs / 1000),
-  },
-  {
-    key: 'logLevel',
-    flag: '--log-level <level>',
-    env: 'LOG_LEVEL',
-    description: 'pino log level (fatal, error, warn, info, debug, trace, silent)',
-    default: 'info',
-  },
-];
-
-/** `resolve`'s own flags: --docker-config plays the part of the mounted custom auth file. */
-export const RESOLVE_SETTINGS: Setting[] = [
-  {
-    key: 'dockerConfig',
-    flag: '--docker-config <file>',
-    env: 'FN_PINNER_DOCKER_CONFIG',
-    description: 'Docker config JSON used for custom (non-default) registries',
-  },
-  {
-    key: 'caFile',
-    flag: '--ca-file <file>',
-    env: 'FN_PINNER_CA_FILE',
-    description: 'PEM CA bundle added to the system roots for registry TLS',
-  },
-];
+export { ADMISSION_SETTINGS, REGISTRY_SETTINGS, RESOLVE_SETTINGS, SERVE_SETTINGS } from './settings.js';
+export type { RawOptions, Setting } from './settings.js';
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
@@ -292,4 +203,146 @@ function loadRegistryConfig(ctx: {
       keychainEnv: keychainEnv(env),
     },
   };
+}
+
+type Ctx = { settings: Setting[]; opts: RawOptions; env: NodeJS.ProcessEnv; problems: Problems };
+
+function boolOf(ctx: Ctx, key: string): boolean {
+  const setting = bySetting(ctx.settings, key);
+  const value = raw(setting, ctx.opts, ctx.env);
+  if (typeof value === 'boolean') return value;
+  const text = String(value).toLowerCase();
+  if (['true', '1', 'yes'].includes(text)) return true;
+  if (['false', '0', 'no', 'undefined'].includes(text)) return false;
+  ctx.problems.add(setting, `want true or false, got ${JSON.stringify(value)}`);
+  return false;
+}
+
+function stringOf(ctx: Ctx, key: string): string {
+  const value = raw(bySetting(ctx.settings, key), ctx.opts, ctx.env);
+  return typeof value === 'string' ? value : '';
+}
+
+function commandPrefixOf(ctx: Ctx): string[] {
+  const setting = bySetting(ctx.settings, 'commandPrefix');
+  const text = stringOf(ctx, 'commandPrefix');
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (Array.isArray(parsed) && parsed.every((p) => typeof p === 'string')) return parsed;
+  } catch {
+    // reported below
+  }
+  ctx.problems.add(setting, `want a JSON array of strings, got ${JSON.stringify(text)}`);
+  return [];
+}
+
+/** ca.crt, else ca.pem, as Porch looks for them. */
+function registryCa(ctx: Ctx): { caPem?: string; caSource?: string } {
+  if (!boolOf(ctx, 'enablePrivateRegistriesTls')) return {};
+  const setting = bySetting(ctx.settings, 'tlsSecretPath');
+  const dir = stringOf(ctx, 'tlsSecretPath');
+  for (const name of ['ca.crt', 'ca.pem']) {
+    const file = path.join(dir, name);
+    if (!fs.existsSync(file)) continue;
+    const pem = readFileSetting(setting, file, ctx.problems);
+    if (pem?.includes('-----BEGIN CERTIFICATE-----')) return { caPem: pem, caSource: file };
+    ctx.problems.add(setting, `${file} holds no PEM certificate`);
+    return {};
+  }
+  ctx.problems.add(setting, `neither ca.crt nor ca.pem found in ${dir}`);
+  return {};
+}
+
+export interface AdmissionConfig extends Config {
+  admission: AdmissionOptions;
+}
+
+function loadAdmissionParts(ctx: Ctx): AdmissionConfig {
+  const base = loadRegistryConfig(ctx);
+  const privateRegistries = boolOf(ctx, 'enablePrivateRegistries');
+  const secretPath = stringOf(ctx, 'registryAuthSecretPath');
+  if (privateRegistries && !fs.existsSync(secretPath)) {
+    ctx.problems.add(
+      bySetting(ctx.settings, 'registryAuthSecretPath'),
+      `${secretPath} does not exist (is the Secret mounted?)`,
+    );
+  }
+  const policy = stringOf(ctx, 'failurePolicy');
+  if (policy !== 'Fail' && policy !== 'Ignore')
+    ctx.problems.add(
+      bySetting(ctx.settings, 'failurePolicy'),
+      `want Fail or Ignore, got ${JSON.stringify(policy)}`,
+    );
+  const reviewDeadlineMs = numberOf(ctx, 'reviewTimeout', { min: 0.001 }) * 1000;
+  if (base.resolver.deadlineMs >= reviewDeadlineMs) {
+    ctx.problems.add(
+      bySetting(ctx.settings, 'resolveTimeout'),
+      `must be shorter than --review-timeout (${reviewDeadlineMs / 1000} s) so a registry error is reported before the review deadline`,
+    );
+  }
+  const pullSecretName = stringOf(ctx, 'registryAuthSecretName');
+  return {
+    ...base,
+    registry: { ...base.registry, ...registryCa(ctx) },
+    auth: { ...base.auth, enablePrivateRegistries: privateRegistries, registryAuthSecretPath: secretPath },
+    admission: {
+      failurePolicy: policy === 'Ignore' ? 'Ignore' : 'Fail',
+      excludedNamespaces: listOf(ctx, 'excludedNamespace'),
+      reviewDeadlineMs,
+      mutation: {
+        commandPrefix: commandPrefixOf(ctx),
+        defaultPlatform: base.resolver.platform,
+        ...(privateRegistries
+          ? { pullSecret: { name: pullSecretName, defaultRegistries: base.auth.defaultRegistries } }
+          : {}),
+      },
+    },
+  };
+}
+
+/** `fn-pinner mutate`: the admission decision offline. */
+export function loadAdmissionConfig(opts: RawOptions, env: NodeJS.ProcessEnv): AdmissionConfig {
+  const ctx: Ctx = {
+    settings: [...REGISTRY_SETTINGS, ...ADMISSION_SETTINGS],
+    opts,
+    env,
+    problems: new Problems(),
+  };
+  const config = loadAdmissionParts(ctx);
+  ctx.problems.throwIfAny();
+  return config;
+}
+
+export interface ServeConfig extends AdmissionConfig {
+  server: {
+    host: string;
+    port: number;
+    certDir: string;
+    selfSignedCerts: boolean;
+    serviceName: string;
+    serviceNamespace: string;
+    webhookConfigName: string | undefined;
+  };
+}
+
+export function loadServeConfig(opts: RawOptions, env: NodeJS.ProcessEnv): ServeConfig {
+  const ctx: Ctx = {
+    settings: [...REGISTRY_SETTINGS, ...ADMISSION_SETTINGS, ...SERVE_SETTINGS],
+    opts,
+    env,
+    problems: new Problems(),
+  };
+  const config = loadAdmissionParts(ctx);
+  const server = {
+    host: stringOf(ctx, 'host'),
+    port: numberOf(ctx, 'port', { min: 0, integer: true }),
+    certDir: path.resolve(stringOf(ctx, 'certDir')),
+    selfSignedCerts: boolOf(ctx, 'selfSignedCerts'),
+    serviceName: stringOf(ctx, 'serviceName'),
+    serviceNamespace: stringOf(ctx, 'serviceNamespace'),
+    webhookConfigName: stringOf(ctx, 'webhookConfigName') || undefined,
+  };
+  if (server.port > 65535) ctx.problems.add(bySetting(ctx.settings, 'port'), `${server.port} is not a port`);
+  ctx.problems.throwIfAny();
+  return { ...config, server };
 }

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 
 import type { CliIo } from './io.js';
+import { registerMutate } from './mutate.js';
 import { registerResolve } from './resolve.js';
 
 export function buildProgram(io: CliIo): Command {
@@ -9,6 +10,7 @@ export function buildProgram(io: CliIo): Command {
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) });
   registerResolve(program, io);
+  registerMutate(program, io);
   return program;
 }
 

@@ -1,0 +1,229 @@
+import { FnPinnerError, reasonText, toFnPinnerError } from '../errors.js';
+import type { Logger } from '../logging.js';
+import { mutatePod } from '../mutation/pod.js';
+import type { MetadataSource, MutationOptions, MutationResult } from '../mutation/pod.js';
+import type { Pod } from '../mutation/types.js';
+import { CONTAINER_LISTS, OPT_OUT_ANNOTATION } from '../mutation/types.js';
+import { diff, encodePatch } from './patch.js';
+import type { AdmissionRequest, AdmissionResponse } from './types.js';
+import { Reason } from './types.js';
+
+export type FailurePolicy = 'Fail' | 'Ignore';
+
+export interface AdmissionOptions {
+  failurePolicy: FailurePolicy;
+  excludedNamespaces: string[];
+  /** Internal deadline, kept under the webhook's timeoutSeconds so the API server never gives up on us first. */
+  reviewDeadlineMs: number;
+  mutation: MutationOptions;
+}
+
+/** Makes sure the pull secret a pod is about to reference exists (issue: "fails if secret required but unavailable"). */
+export interface PullSecretGate {
+  ensure(opts: { dryRun: boolean }): Promise<void>;
+}
+
+export interface AdmissionDeps {
+  source: MetadataSource;
+  options: AdmissionOptions;
+  log: Logger;
+  pullSecret?: PullSecretGate;
+  /** Called once per review with its reason, for metrics. */
+  observe?: (reason: Reason, seconds: number) => void;
+}
+
+export interface Decision {
+  response: AdmissionResponse;
+  reason: Reason;
+}
+
+function notAPod(request: AdmissionRequest): string | undefined {
+  const { kind, subResource } = request;
+  if (kind.group === '' && kind.kind === 'Pod' && !subResource) return undefined;
+  return `${kind.group || 'core'}/${kind.version} ${kind.kind}${subResource ? `/${subResource}` : ''} is not a pod`;
+}
+
+/** DELETE and CONNECT (and anything not a pod CREATE) leave before any work is done. */
+function skip(
+  request: AdmissionRequest,
+  deps: AdmissionDeps,
+): { reason: Reason; message: string } | undefined {
+  if (request.operation !== 'CREATE') {
+    return { reason: Reason.SkippedOperation, message: `${request.operation} is not mutated` };
+  }
+  const other = notAPod(request);
+  if (other) return { reason: Reason.SkippedResource, message: other };
+  if (request.namespace && deps.options.excludedNamespaces.includes(request.namespace)) {
+    return { reason: Reason.SkippedNamespace, message: `namespace ${request.namespace} is excluded` };
+  }
+  const optOut = (request.object as Pod | undefined)?.metadata?.annotations?.[OPT_OUT_ANNOTATION];
+  if (optOut === 'true' || optOut === 'skip') {
+    return { reason: Reason.SkippedOptOut, message: `pod opted out with ${OPT_OUT_ANNOTATION}` };
+  }
+  return undefined;
+}
+
+/** Wraps the source to know which images are still resolving, so a deadline denial can name them. */
+function tracked(source: MetadataSource): { source: MetadataSource; pending: Map<string, number> } {
+  const pending = new Map<string, number>();
+  return {
+    pending,
+    source: {
+      async resolve(image, opts) {
+        const key = String(image);
+        pending.set(key, (pending.get(key) ?? 0) + 1);
+        try {
+          return await source.resolve(image, opts);
+        } finally {
+          const left = (pending.get(key) ?? 1) - 1;
+          if (left > 0) pending.set(key, left);
+          else pending.delete(key);
+        }
+      },
+    },
+  };
+}
+
+/** `container "a" image X, container "b" image Y` for the images still pending, or what else was awaited. */
+function pendingWork(pod: Pod, pending: Map<string, number>): string {
+  if (pending.size === 0) return 'ensuring the pull secret';
+  const named = [...pending.keys()].map((image) => {
+    const names = CONTAINER_LISTS.flatMap((list) => pod.spec?.[list] ?? [])
+      .filter((c) => c.image === image)
+      .map((c) => `"${c.name}"`);
+    return names.length ? `container ${names.join(', ')} image ${image}` : `image ${image}`;
+  });
+  return `resolving ${named.join('; ')}`;
+}
+
+function withDeadline<T>(work: Promise<T>, ms: number, what: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new FnPinnerError('TIMEOUT', `review: deadline of ${ms} ms exceeded while ${what()}`)),
+      ms,
+    );
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
+
+async function mutate(
+  request: AdmissionRequest,
+  deps: AdmissionDeps,
+  source: MetadataSource,
+): Promise<MutationResult> {
+  const pod = request.object as Pod;
+  const result = await mutatePod(pod, source, deps.options.mutation);
+  if (result.pullSecret === 'added' && deps.pullSecret) {
+    await deps.pullSecret.ensure({ dryRun: request.dryRun === true });
+  }
+  return result;
+}
+
+function patched(request: AdmissionRequest, result: MutationResult): Decision {
+  const ops = diff(request.object, result.pod);
+  const response: AdmissionResponse = { uid: request.uid, allowed: true };
+  if (result.warnings.length) response.warnings = result.warnings.map((w) => `fn-pinner: ${w}`);
+  if (ops.length === 0) return { response, reason: Reason.NotPatched };
+  response.patchType = 'JSONPatch';
+  response.patch = encodePatch(ops);
+  response.auditAnnotations = auditAnnotations(result);
+  return { response, reason: Reason.Patched };
+}
+
+/** Keys are prefixed by the API server with the webhook's name in the audit log. */
+function auditAnnotations(result: MutationResult): Record<string, string> {
+  const annotations: Record<string, string> = {
+    'original-images': JSON.stringify(Object.fromEntries(result.changes.map((c) => [c.name, c.original]))),
+    'pinned-images': JSON.stringify(Object.fromEntries(result.changes.map((c) => [c.name, c.image]))),
+  };
+  if (Object.keys(result.platformDisagreements).length) {
+    annotations['platform-disagreement'] = JSON.stringify(result.platformDisagreements);
+  }
+  return annotations;
+}
+
+function failed(request: AdmissionRequest, err: FnPinnerError, policy: FailurePolicy): Decision {
+  const message = `fn-pinner: ${reasonText[err.code]}: ${err.message}`;
+  if (policy === 'Ignore') {
+    return {
+      reason: Reason.ErrorIgnored,
+      response: {
+        uid: request.uid,
+        allowed: true,
+        warnings: [`${message} (pod admitted unmutated: failurePolicy Ignore)`],
+        auditAnnotations: { error: message },
+      },
+    };
+  }
+  return {
+    reason: Reason.Denied,
+    response: { uid: request.uid, allowed: false, status: { code: 403, reason: 'Forbidden', message } },
+  };
+}
+
+/** The admission decision: a plain async function, shared by the webhook, `fn-pinner mutate` and tests. */
+export async function decide(request: AdmissionRequest, deps: AdmissionDeps): Promise<Decision> {
+  const started = performance.now();
+  const log = deps.log.child({
+    uid: request.uid,
+    namespace: request.namespace,
+    operation: request.operation,
+  });
+  const skipped = skip(request, deps);
+  if (skipped) {
+    log.debug({ reason: skipped.reason }, skipped.message);
+    deps.observe?.(skipped.reason, (performance.now() - started) / 1000);
+    return { reason: skipped.reason, response: { uid: request.uid, allowed: true } };
+  }
+  const pod = request.object as Pod;
+  const podName = pod.metadata?.name ?? request.name ?? pod.metadata?.generateName;
+  let decision: Decision;
+  let result: MutationResult | undefined;
+  try {
+    const { source, pending } = tracked(deps.source);
+    result = await withDeadline(mutate(request, deps, source), deps.options.reviewDeadlineMs, () =>
+      pendingWork(pod, pending),
+    );
+    decision = patched(request, result);
+  } catch (err) {
+    decision = failed(request, toFnPinnerError(err, 'review'), deps.options.failurePolicy);
+  }
+  const durationMs = Math.round((performance.now() - started) * 100) / 100;
+  logDecision(log, { podName, decision, result, durationMs, dryRun: request.dryRun === true });
+  deps.observe?.(decision.reason, durationMs / 1000);
+  return decision;
+}
+
+function logDecision(
+  log: Logger,
+  d: {
+    podName: string | undefined;
+    decision: Decision;
+    result: MutationResult | undefined;
+    durationMs: number;
+    dryRun: boolean;
+  },
+): void {
+  const containers = d.result?.changes.map((c) => ({
+    name: c.name,
+    original: c.original,
+    pinned: c.image,
+    commandSet: c.commandSet,
+    cache: c.cache,
+  }));
+  const entry = {
+    pod: d.podName,
+    reason: d.decision.reason,
+    allowed: d.decision.response.allowed,
+    containers,
+    pullSecret: d.result?.pullSecret,
+    warnings: d.decision.response.warnings,
+    error: d.decision.response.status?.message ?? d.decision.response.auditAnnotations?.error,
+    dryRun: d.dryRun || undefined,
+    durationMs: d.durationMs,
+  };
+  if (d.decision.reason === Reason.Denied || d.decision.reason === Reason.ErrorIgnored)
+    log.warn(entry, 'admission decision');
+  else log.info(entry, 'admission decision');
+}

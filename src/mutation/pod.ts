@@ -1,0 +1,230 @@
+import { FnPinnerError, toFnPinnerError } from '../errors.js';
+import type { CacheOutcome, Resolution } from '../images/resolver.js';
+import type { Platform } from '../options.js';
+import { formatPlatform } from '../reference/platform.js';
+import { ImageReference } from '../reference/reference.js';
+import { isDefaultRegistryImage } from '../registry/auth/routing.js';
+import { hasCommand, planCommand, runtimeArgv } from './command.js';
+import { podPlatform } from './platform.js';
+import type { Container, ContainerList, Pod } from './types.js';
+import { CONTAINER_LISTS, ORIGINAL_IMAGES_ANNOTATION } from './types.js';
+
+/** Anything that resolves images: the cached ImageResolver in production, a fake in unit tests. */
+export interface MetadataSource {
+  resolve(image: string | ImageReference, opts?: { platform?: Platform }): Promise<Resolution>;
+}
+
+export interface MutationOptions {
+  /** Prepended to every command fn-pinner sets (a wrapper such as Porch's wrapper-server). */
+  commandPrefix: string[];
+  defaultPlatform: Platform;
+  /** Present when private registries are enabled: custom-registry pods get this pull secret. */
+  pullSecret?: { name: string; defaultRegistries: string[] };
+}
+
+export interface ContainerChange {
+  list: ContainerList;
+  name: string;
+  /** The image as written. */
+  original: string;
+  /** The image after mutation (unchanged when it was already pinned). */
+  image: string;
+  digest: string | undefined;
+  commandSet: boolean;
+  cache: CacheOutcome | 'not-resolved';
+}
+
+export interface MutationResult {
+  /** A mutated clone; the input is never modified. */
+  pod: Pod;
+  changes: ContainerChange[];
+  warnings: string[];
+  /** container name → why its platforms disagree on the argv (for the audit annotation). */
+  platformDisagreements: Record<string, string>;
+  pullSecret: 'added' | 'present' | 'not-needed';
+}
+
+interface Target {
+  list: ContainerList;
+  container: Container & { image: string };
+  ref: ImageReference;
+  needsCommand: boolean;
+}
+
+function targets(pod: Pod): Target[] {
+  const found: Target[] = [];
+  for (const list of CONTAINER_LISTS) {
+    for (const container of pod.spec?.[list] ?? []) {
+      if (typeof container.image !== 'string' || container.image === '') continue;
+      const what = `container "${container.name}"`;
+      let ref: ImageReference;
+      try {
+        ref = ImageReference.parse(container.image);
+      } catch (err) {
+        throw new FnPinnerError('BAD_REFERENCE', `${what}: ${(err as Error).message}`, { cause: err });
+      }
+      found.push({
+        list,
+        container: container as Target['container'],
+        ref,
+        needsCommand: !hasCommand(container),
+      });
+    }
+  }
+  return found;
+}
+
+/**
+ * Pins every container image to its digest and sets commands from the image config. Distinct images
+ * resolve concurrently; repeats share one resolution.
+ */
+export async function mutatePod(
+  original: Pod,
+  source: MetadataSource,
+  opts: MutationOptions,
+): Promise<MutationResult> {
+  const pod = structuredClone(original);
+  const { platform, fixed } = podPlatform(pod, opts.defaultPlatform);
+  const all = targets(pod);
+  const work = all.filter((t) => !t.ref.digest || t.needsCommand);
+  const resolutions = await resolveDistinct(work, source, platform);
+  const result: MutationResult = {
+    pod,
+    changes: [],
+    warnings: [],
+    platformDisagreements: {},
+    pullSecret: 'not-needed',
+  };
+  for (const t of work) {
+    const resolution = resolutions.get(t.ref.original);
+    if (!resolution) throw new FnPinnerError('INTERNAL', `mutate pod: ${t.ref.original} was not resolved`);
+    applyResolution(t, resolution, opts, result);
+    if (t.needsCommand && !fixed) await checkPlatforms(t, resolution, source, result);
+  }
+  recordOriginals(pod, result.changes);
+  if (opts.pullSecret) result.pullSecret = attachPullSecret(pod, all, opts.pullSecret);
+  return result;
+}
+
+async function resolveDistinct(
+  work: Target[],
+  source: MetadataSource,
+  platform: Platform,
+): Promise<Map<string, Resolution>> {
+  const images = [...new Set(work.map((t) => t.ref.original))];
+  const owners = new Map(work.map((t) => [t.ref.original, t.container.name]));
+  const resolved = await Promise.all(
+    images.map(async (image) => {
+      try {
+        return [image, await source.resolve(image, { platform })] as const;
+      } catch (err) {
+        const e = toFnPinnerError(err, `resolve ${image}`);
+        throw new FnPinnerError(e.code, `container "${owners.get(image)}": ${e.message}`, {
+          cause: e,
+          temporary: e.temporary,
+        });
+      }
+    }),
+  );
+  return new Map(resolved);
+}
+
+function applyResolution(
+  t: Target,
+  resolution: Resolution,
+  opts: MutationOptions,
+  result: MutationResult,
+): void {
+  const { container, ref } = t;
+  const { metadata } = resolution;
+  const before = container.image;
+  // An image already pinned by digest keeps its reference; it was only resolved for its entrypoint.
+  if (!ref.digest) container.image = ref.pin(metadata.digest);
+  if (t.needsCommand) {
+    const plan = planCommand(
+      container,
+      metadata,
+      opts.commandPrefix,
+      `container "${container.name}" image ${before}`,
+    );
+    container.command = plan.command;
+    if (plan.args) container.args = plan.args;
+    else delete container.args;
+  }
+  if (container.image === before && !t.needsCommand) return;
+  result.changes.push({
+    list: t.list,
+    name: container.name,
+    original: before,
+    image: container.image,
+    digest: ref.digest ?? metadata.digest,
+    commandSet: t.needsCommand,
+    cache: resolution.cache,
+  });
+}
+
+/**
+ * BuildKit attaches provenance/SBOM attestation manifests to an index as platform `unknown/unknown`; they are
+ * not images anything runs, and their empty config would always "disagree" with the real platforms.
+ */
+function runnable(p: Platform): boolean {
+  return p.os !== 'unknown' && p.architecture !== 'unknown';
+}
+
+/**
+ * The argv was taken from one platform of an index while the pod can land on any: check the other
+ * platforms and say so when they would run something else.
+ */
+async function checkPlatforms(
+  t: Target,
+  resolution: Resolution,
+  source: MetadataSource,
+  result: MutationResult,
+): Promise<void> {
+  const platforms = (resolution.metadata.platforms ?? []).filter(runnable);
+  if (platforms.length < 2) return;
+  const argvOf = (r: Resolution): string =>
+    JSON.stringify(runtimeArgv({}, r.metadata.entrypoint, r.metadata.cmd));
+  const chosen = argvOf(resolution);
+  const others = await Promise.all(platforms.map((p) => source.resolve(t.ref, { platform: p })));
+  const differing = others.filter((r) => argvOf(r) !== chosen);
+  if (differing.length === 0) return;
+  const detail = [resolution, ...differing]
+    .map((r) => `${formatPlatform(r.metadata.platform)}: ${argvOf(r)}`)
+    .join('; ');
+  const message =
+    `container "${t.container.name}": the platforms of ${t.ref.original} disagree on the command (${detail}); ` +
+    `used ${formatPlatform(resolution.metadata.platform)}. Set a kubernetes.io/arch nodeSelector to choose.`;
+  result.warnings.push(message);
+  result.platformDisagreements[t.container.name] = detail;
+}
+
+function recordOriginals(pod: Pod, changes: ContainerChange[]): void {
+  if (changes.length === 0) return;
+  const metadata = (pod.metadata ??= {});
+  const annotations = (metadata.annotations ??= {});
+  let recorded: Record<string, string>;
+  try {
+    recorded = JSON.parse(annotations[ORIGINAL_IMAGES_ANNOTATION] ?? '{}') as Record<string, string>;
+  } catch {
+    // Someone else's garbage in our annotation: start afresh rather than fail the pod.
+    recorded = {};
+  }
+  // On re-invocation (a sidecar added later) earlier entries stay: they hold the images as first written.
+  for (const c of changes) recorded[c.name] ??= c.original;
+  annotations[ORIGINAL_IMAGES_ANNOTATION] = JSON.stringify(recorded);
+}
+
+function attachPullSecret(
+  pod: Pod,
+  all: Target[],
+  secret: { name: string; defaultRegistries: string[] },
+): MutationResult['pullSecret'] {
+  const custom = all.some((t) => !isDefaultRegistryImage(t.ref, secret.defaultRegistries));
+  if (!custom) return 'not-needed';
+  const spec = (pod.spec ??= {});
+  const list = (spec.imagePullSecrets ??= []);
+  if (list.some((s) => s.name === secret.name)) return 'present';
+  list.push({ name: secret.name });
+  return 'added';
+}
