@@ -172,7 +172,11 @@ export async function decide(request: AdmissionRequest, deps: AdmissionDeps): Pr
   });
   const skipped = skip(request, deps);
   if (skipped) {
-    log.debug({ reason: skipped.reason }, skipped.message);
+    // Still one decision line per review: auditors should see what was let through untouched, and why.
+    log.info(
+      { pod: request.name, reason: skipped.reason, allowed: true, detail: skipped.message },
+      'admission decision',
+    );
     deps.observe?.(skipped.reason, (performance.now() - started) / 1000);
     return { reason: skipped.reason, response: { uid: request.uid, allowed: true } };
   }

@@ -1,10 +1,10 @@
 import { FnPinnerError, toFnPinnerError } from '../errors.js';
 import type { CacheOutcome, Resolution } from '../images/resolver.js';
 import type { Platform } from '../options.js';
-import { formatPlatform } from '../reference/platform.js';
 import { ImageReference } from '../reference/reference.js';
 import { isDefaultRegistryImage } from '../registry/auth/routing.js';
-import { hasCommand, planCommand, runtimeArgv } from './command.js';
+import { hasCommand, planCommand } from './command.js';
+import { PlatformCheck } from './multiarch.js';
 import { podPlatform } from './platform.js';
 import type { Container, ContainerList, Pod } from './types.js';
 import { CONTAINER_LISTS, ORIGINAL_IMAGES_ANNOTATION } from './types.js';
@@ -95,12 +95,18 @@ export async function mutatePod(
     platformDisagreements: {},
     pullSecret: 'not-needed',
   };
+  const checks: Promise<void>[] = [];
+  const platforms = new PlatformCheck(source);
   for (const t of work) {
     const resolution = resolutions.get(t.ref.original);
     if (!resolution) throw new FnPinnerError('INTERNAL', `mutate pod: ${t.ref.original} was not resolved`);
+    const argsBefore = t.container.args;
     applyResolution(t, resolution, opts, result);
-    if (t.needsCommand && !fixed) await checkPlatforms(t, resolution, source, result);
+    if (t.needsCommand && !fixed) {
+      checks.push(platforms.check({ ...t, argsBefore }, resolution, result));
+    }
   }
+  await Promise.all(checks);
   recordOriginals(pod, result.changes);
   if (opts.pullSecret) result.pullSecret = attachPullSecret(pod, all, opts.pullSecret);
   return result;
@@ -161,42 +167,6 @@ function applyResolution(
     commandSet: t.needsCommand,
     cache: resolution.cache,
   });
-}
-
-/**
- * BuildKit attaches provenance/SBOM attestation manifests to an index as platform `unknown/unknown`; they are
- * not images anything runs, and their empty config would always "disagree" with the real platforms.
- */
-function runnable(p: Platform): boolean {
-  return p.os !== 'unknown' && p.architecture !== 'unknown';
-}
-
-/**
- * The argv was taken from one platform of an index while the pod can land on any: check the other
- * platforms and say so when they would run something else.
- */
-async function checkPlatforms(
-  t: Target,
-  resolution: Resolution,
-  source: MetadataSource,
-  result: MutationResult,
-): Promise<void> {
-  const platforms = (resolution.metadata.platforms ?? []).filter(runnable);
-  if (platforms.length < 2) return;
-  const argvOf = (r: Resolution): string =>
-    JSON.stringify(runtimeArgv({}, r.metadata.entrypoint, r.metadata.cmd));
-  const chosen = argvOf(resolution);
-  const others = await Promise.all(platforms.map((p) => source.resolve(t.ref, { platform: p })));
-  const differing = others.filter((r) => argvOf(r) !== chosen);
-  if (differing.length === 0) return;
-  const detail = [resolution, ...differing]
-    .map((r) => `${formatPlatform(r.metadata.platform)}: ${argvOf(r)}`)
-    .join('; ');
-  const message =
-    `container "${t.container.name}": the platforms of ${t.ref.original} disagree on the command (${detail}); ` +
-    `used ${formatPlatform(resolution.metadata.platform)}. Set a kubernetes.io/arch nodeSelector to choose.`;
-  result.warnings.push(message);
-  result.platformDisagreements[t.container.name] = detail;
 }
 
 function recordOriginals(pod: Pod, changes: ContainerChange[]): void {
