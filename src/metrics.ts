@@ -44,6 +44,21 @@ export function createMetrics(registry: Registry = new Registry()): Metrics {
       labelNames: ['tier'] as const,
       registers,
     }),
+    httpRequests: new Counter({
+      name: 'fn_pinner_http_requests_total',
+      help: 'HTTP requests served, by route (a fixed set, so stray paths cannot explode cardinality) and status',
+      labelNames: ['route', 'status'] as const,
+      registers,
+    }),
+    admissionSeconds: new Histogram({
+      name: 'fn_pinner_admission_duration_seconds',
+      help: 'Time from receiving POST /mutate to sending the answer, body parsing included, by HTTP status',
+      labelNames: ['status'] as const,
+      // The API server gives up after timeoutSeconds (at most 30 s); buckets resolve the cached (ms) and
+      // registry-bound (100 ms to seconds) regimes.
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
   };
 }
 
@@ -55,4 +70,6 @@ export interface Metrics {
   resolutions: Counter<'outcome'>;
   resolutionSeconds: Histogram<'cache'>;
   cacheEntries: Gauge<'tier'>;
+  httpRequests: Counter<'route' | 'status'>;
+  admissionSeconds: Histogram<'status'>;
 }
