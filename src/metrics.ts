@@ -38,6 +38,12 @@ export function createMetrics(registry: Registry = new Registry()): Metrics {
       buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     }),
+    admissionReviews: new Counter({
+      name: 'fn_pinner_admission_reviews_total',
+      help: 'Admission reviews by decision reason (Patched, NotPatched, Skipped*, Denied, ErrorIgnored)',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
     cacheEntries: new Gauge({
       name: 'fn_pinner_cache_entries',
       help: 'Entries held per cache tier',
@@ -70,6 +76,7 @@ export interface Metrics {
   resolutions: Counter<'outcome'>;
   resolutionSeconds: Histogram<'cache'>;
   cacheEntries: Gauge<'tier'>;
+  admissionReviews: Counter<'reason'>;
   httpRequests: Counter<'route' | 'status'>;
   admissionSeconds: Histogram<'status'>;
 }

@@ -1,8 +1,10 @@
 import { Command, CommanderError } from 'commander';
 
 import type { CliIo } from './io.js';
+import { registerGenCerts } from './gen-certs.js';
 import { registerMutate } from './mutate.js';
 import { registerResolve } from './resolve.js';
+import { registerServe } from './serve.js';
 
 export function buildProgram(io: CliIo): Command {
   const program = new Command('fn-pinner')
@@ -11,6 +13,8 @@ export function buildProgram(io: CliIo): Command {
     .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) });
   registerResolve(program, io);
   registerMutate(program, io);
+  registerServe(program, io);
+  registerGenCerts(program, io);
   return program;
 }
 

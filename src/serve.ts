@@ -1,0 +1,71 @@
+import { collectDefaultMetrics } from 'prom-client';
+
+import { createAdmissionEndpoint } from './admission/endpoint.js';
+import { createResolverStack } from './compose.js';
+import type { ServeConfig } from './config.js';
+import type { Logger } from './logging.js';
+import { createMetrics } from './metrics.js';
+import type { Metrics } from './metrics.js';
+import { createApp } from './server/app.js';
+import { startHttpsServer } from './server/https.js';
+import type { Readiness } from './server/types.js';
+import { ServingCertManager } from './tls/serving-watcher.js';
+
+export interface RunningWebhook {
+  port: number;
+  caPem: string;
+  metrics: Metrics;
+  /** Stops accepting, drains in-flight reviews (up to graceMs), then releases everything. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Composition root of `fn-pinner serve`: certificates → resolver → admission → HTTPS. */
+export async function startWebhook(config: ServeConfig, log: Logger): Promise<RunningWebhook> {
+  const metrics = createMetrics();
+  collectDefaultMetrics({ register: metrics.registry });
+  const certs = new ServingCertManager({
+    dir: config.server.certDir,
+    service: config.server.serviceName,
+    namespace: config.server.serviceNamespace,
+    generate: config.server.selfSignedCerts,
+    log,
+  });
+  const stack = createResolverStack(config, log, metrics);
+  const endpoint = createAdmissionEndpoint({
+    source: stack.resolver,
+    options: config.admission,
+    log,
+    observe: (reason) => metrics.admissionReviews.inc({ reason }),
+  });
+  // Certificates are loaded and the resolver configured before we listen; nothing else gates readiness yet.
+  const readiness: Readiness = { notReadyReason: () => undefined };
+  const app = createApp({ endpoint, readiness, metrics, log });
+  const running = await startHttpsServer(app, {
+    host: config.server.host,
+    port: config.server.port,
+    certs: certs.certs,
+    log,
+  });
+  const unsubscribe = certs.onChange((c) => running.updateCerts(c));
+  certs.start();
+  log.info(
+    {
+      host: config.server.host,
+      port: running.port,
+      certDir: config.server.certDir,
+      failurePolicy: config.admission.failurePolicy,
+    },
+    'fn-pinner webhook listening',
+  );
+  return {
+    port: running.port,
+    caPem: certs.certs.caPem,
+    metrics,
+    async close(graceMs?: number): Promise<void> {
+      unsubscribe();
+      certs.stop();
+      await running.close(graceMs);
+      await stack.close();
+    },
+  };
+}
