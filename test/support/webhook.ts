@@ -1,0 +1,61 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+
+import { Agent, request } from 'undici';
+
+import { loadServeConfig } from '../../src/config.js';
+import type { RawOptions } from '../../src/config.js';
+import { createLogger } from '../../src/logging.js';
+import { startWebhook } from '../../src/serve.js';
+import type { RunningWebhook } from '../../src/serve.js';
+
+export interface TestWebhook extends RunningWebhook {
+  url: string;
+  certDir: string;
+  dispatcher: Agent;
+  /** Parsed pino lines written so far. */
+  logs: Array<Record<string, unknown>>;
+  post(body: unknown): Promise<{ status: number; body: any }>;
+  stop(): Promise<void>;
+}
+
+/** `fn-pinner serve` in-process on 127.0.0.1 with a fresh cert dir; flags as the CLI would pass them. */
+export async function startTestWebhook(opts: RawOptions = {}): Promise<TestWebhook> {
+  const certDir = mkdtempSync(join(tmpdir(), 'fn-pinner-certs-'));
+  const config = loadServeConfig(
+    { host: '127.0.0.1', port: '0', certDir, logLevel: 'info', ...opts },
+    { HOME: mkdtempSync(join(tmpdir(), 'fn-pinner-home-')) },
+  );
+  const logs: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb): void {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) logs.push(JSON.parse(line));
+      cb();
+    },
+  });
+  const webhook = await startWebhook(config, createLogger(config.logging, sink));
+  const dispatcher = new Agent({ connect: { ca: webhook.caPem } });
+  const url = `https://127.0.0.1:${webhook.port}`;
+  return {
+    ...webhook,
+    url,
+    certDir,
+    dispatcher,
+    logs,
+    async post(body: unknown) {
+      const res = await request(`${url}/mutate?timeout=10s`, {
+        method: 'POST',
+        dispatcher,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      return { status: res.statusCode, body: await res.body.json() };
+    },
+    async stop() {
+      await dispatcher.close();
+      await webhook.close(1000);
+    },
+  };
+}
