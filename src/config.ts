@@ -323,6 +323,7 @@ export interface ServeConfig extends AdmissionConfig {
     serviceNamespace: string;
     webhookConfigName: string | undefined;
   };
+  secrets: { podNamespaces: string[]; resyncMs: number; kubeconfig: string | undefined };
 }
 
 export function loadServeConfig(opts: RawOptions, env: NodeJS.ProcessEnv): ServeConfig {
@@ -343,6 +344,11 @@ export function loadServeConfig(opts: RawOptions, env: NodeJS.ProcessEnv): Serve
     webhookConfigName: stringOf(ctx, 'webhookConfigName') || undefined,
   };
   if (server.port > 65535) ctx.problems.add(bySetting(ctx.settings, 'port'), `${server.port} is not a port`);
+  const secrets = {
+    podNamespaces: listOf(ctx, 'podNamespace'),
+    resyncMs: numberOf(ctx, 'secretResync', { min: 1 }) * 1000,
+    kubeconfig: stringOf(ctx, 'kubeconfig') || undefined,
+  };
   ctx.problems.throwIfAny();
-  return { ...config, server };
+  return { ...config, server, secrets };
 }

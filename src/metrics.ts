@@ -44,6 +44,18 @@ export function createMetrics(registry: Registry = new Registry()): Metrics {
       labelNames: ['reason'] as const,
       registers,
     }),
+    secretSyncs: new Counter({
+      name: 'fn_pinner_pull_secret_syncs_total',
+      help: 'Pull secret reconciliations by result (created, updated, recreated, unchanged, failed)',
+      labelNames: ['namespace', 'result'] as const,
+      registers,
+    }),
+    secretLastSuccess: new Gauge({
+      name: 'fn_pinner_pull_secret_last_success_timestamp_seconds',
+      help: 'When the pull secret was last confirmed in sync, per namespace',
+      labelNames: ['namespace'] as const,
+      registers,
+    }),
     cacheEntries: new Gauge({
       name: 'fn_pinner_cache_entries',
       help: 'Entries held per cache tier',
@@ -77,6 +89,8 @@ export interface Metrics {
   resolutionSeconds: Histogram<'cache'>;
   cacheEntries: Gauge<'tier'>;
   admissionReviews: Counter<'reason'>;
+  secretSyncs: Counter<'namespace' | 'result'>;
+  secretLastSuccess: Gauge<'namespace'>;
   httpRequests: Counter<'route' | 'status'>;
   admissionSeconds: Histogram<'status'>;
 }

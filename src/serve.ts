@@ -1,6 +1,7 @@
 import { collectDefaultMetrics } from 'prom-client';
 
 import { createAdmissionEndpoint } from './admission/endpoint.js';
+import { startClusterSide } from './cluster.js';
 import { createResolverStack } from './compose.js';
 import type { ServeConfig } from './config.js';
 import type { Logger } from './logging.js';
@@ -31,14 +32,18 @@ export async function startWebhook(config: ServeConfig, log: Logger): Promise<Ru
     log,
   });
   const stack = createResolverStack(config, log, metrics);
+  const cluster = startClusterSide(config, log, metrics);
   const endpoint = createAdmissionEndpoint({
     source: stack.resolver,
     options: config.admission,
     log,
     observe: (reason) => metrics.admissionReviews.inc({ reason }),
+    ...(cluster.sync ? { pullSecret: cluster.sync } : {}),
   });
-  // Certificates are loaded and the resolver configured before we listen; nothing else gates readiness yet.
-  const readiness: Readiness = { notReadyReason: () => undefined };
+  // Certificates are loaded and the resolver configured before we listen; with private registries the
+  // first pull-secret sync must also have succeeded.
+  const readiness: Readiness = { notReadyReason: () => cluster.sync?.notReadyReason() };
+  await cluster.publishCa(certs.certs.caPem);
   const app = createApp({ endpoint, readiness, metrics, log });
   const running = await startHttpsServer(app, {
     host: config.server.host,
@@ -46,7 +51,10 @@ export async function startWebhook(config: ServeConfig, log: Logger): Promise<Ru
     certs: certs.certs,
     log,
   });
-  const unsubscribe = certs.onChange((c) => running.updateCerts(c));
+  const unsubscribe = certs.onChange((c) => {
+    running.updateCerts(c);
+    void cluster.publishCa(c.caPem);
+  });
   certs.start();
   log.info(
     {
@@ -64,6 +72,7 @@ export async function startWebhook(config: ServeConfig, log: Logger): Promise<Ru
     async close(graceMs?: number): Promise<void> {
       unsubscribe();
       certs.stop();
+      cluster.stop();
       await running.close(graceMs);
       await stack.close();
     },

@@ -211,6 +211,27 @@ export const SERVE_SETTINGS: Setting[] = [
     default: 'fn-pinner-system',
   },
   {
+    key: 'podNamespace',
+    flag: '--pod-namespace <ns>',
+    env: 'FN_PINNER_POD_NAMESPACES',
+    description: 'namespace where function pods run and the pull Secret is kept (repeatable)',
+    default: 'porch-fn-system',
+    repeatable: true,
+  },
+  {
+    key: 'secretResync',
+    flag: '--secret-resync <seconds>',
+    env: 'FN_PINNER_SECRET_RESYNC',
+    description: 'how often the pull Secret is re-checked, repairing deletes and edits',
+    default: '20',
+  },
+  {
+    key: 'kubeconfig',
+    flag: '--kubeconfig <file>',
+    env: 'KUBECONFIG',
+    description: 'kubeconfig for the Kubernetes API; default: in-cluster config',
+  },
+  {
     key: 'webhookConfigName',
     flag: '--webhook-config-name <name>',
     env: 'FN_PINNER_WEBHOOK_CONFIG_NAME',

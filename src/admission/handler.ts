@@ -20,7 +20,7 @@ export interface AdmissionOptions {
 
 /** Makes sure the pull secret a pod is about to reference exists (issue: "fails if secret required but unavailable"). */
 export interface PullSecretGate {
-  ensure(opts: { dryRun: boolean }): Promise<void>;
+  ensure(opts: { dryRun: boolean; namespace: string }): Promise<void>;
 }
 
 export interface AdmissionDeps {
@@ -115,7 +115,10 @@ async function mutate(
   const pod = request.object as Pod;
   const result = await mutatePod(pod, source, deps.options.mutation);
   if (result.pullSecret === 'added' && deps.pullSecret) {
-    await deps.pullSecret.ensure({ dryRun: request.dryRun === true });
+    await deps.pullSecret.ensure({
+      dryRun: request.dryRun === true,
+      namespace: request.namespace ?? pod.metadata?.namespace ?? 'default',
+    });
   }
   return result;
 }

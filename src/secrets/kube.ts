@@ -1,0 +1,162 @@
+import * as k8s from '@kubernetes/client-node';
+
+import { FnPinnerError } from '../errors.js';
+
+/**
+ * The only module that talks to the Kubernetes API (and imports @kubernetes/client-node). Reads are plain
+ * GETs: no informer, so no list/watch RBAC, and nothing that blocks waiting for a cache to sync.
+ */
+export interface SecretObject {
+  metadata: { name: string; namespace: string; resourceVersion?: string; labels?: Record<string, string> };
+  type?: string;
+  data?: Record<string, string>;
+}
+
+export interface SecretApi {
+  /** undefined when the Secret does not exist. */
+  read(namespace: string, name: string): Promise<SecretObject | undefined>;
+  /** Throws KUBE_API with reason AlreadyExists when another writer got there first. */
+  create(secret: SecretObject): Promise<SecretObject>;
+  /** Optimistic update: metadata.resourceVersion must be the one read; throws reason Conflict otherwise. */
+  replace(secret: SecretObject): Promise<SecretObject>;
+  delete(namespace: string, name: string): Promise<void>;
+}
+
+export interface WebhookConfigApi {
+  /** Sets caBundle on every webhook of a MutatingWebhookConfiguration; returns false when already equal. */
+  setCaBundle(name: string, caBundle: string): Promise<boolean>;
+}
+
+export class KubeApiError extends FnPinnerError {
+  constructor(
+    message: string,
+    readonly reason: string,
+    status: number | undefined,
+    cause: unknown,
+  ) {
+    super('KUBE_API', message, {
+      status,
+      cause,
+      temporary: status === undefined || status === 429 || status >= 500,
+    });
+  }
+}
+
+function statusOf(err: unknown): { status: number | undefined; reason: string; message: string } {
+  if (err instanceof k8s.ApiException) {
+    const e = err as k8s.ApiException<unknown>;
+    let body: { reason?: string; message?: string } = {};
+    try {
+      body = (typeof e.body === 'string' ? JSON.parse(e.body) : e.body) as typeof body;
+    } catch {
+      body = {};
+    }
+    return {
+      status: e.code,
+      reason: body.reason ?? String(e.code),
+      message: body.message ?? `HTTP ${e.code}`,
+    };
+  }
+  const code = (err as { code?: string }).code;
+  return { status: undefined, reason: code ?? 'NetworkError', message: (err as Error).message };
+}
+
+/** Maps an API failure to our error, logging-safe: the message never carries the request body. */
+function kubeError(op: string, err: unknown): KubeApiError {
+  const { status, reason, message } = statusOf(err);
+  return new KubeApiError(`${op}: ${status ?? 'no response'} ${reason}: ${message}`, reason, status, err);
+}
+
+async function call<T>(op: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw kubeError(op, err);
+  }
+}
+
+function toSecret(s: k8s.V1Secret): SecretObject {
+  return {
+    metadata: {
+      name: s.metadata?.name ?? '',
+      namespace: s.metadata?.namespace ?? '',
+      resourceVersion: s.metadata?.resourceVersion,
+      labels: s.metadata?.labels,
+    },
+    type: s.type,
+    data: s.data,
+  };
+}
+
+export interface KubeClientOptions {
+  /** A kubeconfig file; without one, in-cluster config, then ~/.kube/config (client-node's default order). */
+  kubeconfig?: string;
+}
+
+export function loadKubeConfig(opts: KubeClientOptions): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  try {
+    if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
+    else kc.loadFromDefault();
+  } catch (err) {
+    throw new FnPinnerError(
+      'BAD_CONFIG',
+      `load kubeconfig ${opts.kubeconfig ?? '(default)'}: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+  if (!kc.getCurrentCluster())
+    throw new FnPinnerError('BAD_CONFIG', 'load kubeconfig: no cluster (not in a cluster and no kubeconfig)');
+  return kc;
+}
+
+export function createSecretApi(kc: k8s.KubeConfig): SecretApi {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  return {
+    async read(namespace, name) {
+      try {
+        return toSecret(await core.readNamespacedSecret({ namespace, name }));
+      } catch (err) {
+        if (err instanceof k8s.ApiException && err.code === 404) return undefined;
+        throw kubeError(`get secret ${namespace}/${name}`, err);
+      }
+    },
+    create: async (secret) =>
+      toSecret(
+        await call(`create secret ${secret.metadata.namespace}/${secret.metadata.name}`, () =>
+          core.createNamespacedSecret({ namespace: secret.metadata.namespace, body: secret }),
+        ),
+      ),
+    replace: async (secret) =>
+      toSecret(
+        await call(`update secret ${secret.metadata.namespace}/${secret.metadata.name}`, () =>
+          core.replaceNamespacedSecret({
+            namespace: secret.metadata.namespace,
+            name: secret.metadata.name,
+            body: secret,
+          }),
+        ),
+      ),
+    async delete(namespace, name) {
+      await call(`delete secret ${namespace}/${name}`, () =>
+        core.deleteNamespacedSecret({ namespace, name }),
+      );
+    },
+  };
+}
+
+export function createWebhookConfigApi(kc: k8s.KubeConfig): WebhookConfigApi {
+  const admission = kc.makeApiClient(k8s.AdmissionregistrationV1Api);
+  return {
+    async setCaBundle(name, caBundle) {
+      const op = `update caBundle of mutatingwebhookconfiguration ${name}`;
+      const current = await call(op, () => admission.readMutatingWebhookConfiguration({ name }));
+      const hooks = current.webhooks ?? [];
+      if (hooks.every((h) => h.clientConfig.caBundle === caBundle)) return false;
+      for (const h of hooks) h.clientConfig.caBundle = caBundle;
+      // resourceVersion from the read makes this an optimistic update: a concurrent edit gets a Conflict.
+      await call(op, () => admission.replaceMutatingWebhookConfiguration({ name, body: current }));
+      return true;
+    },
+  };
+}

@@ -1,0 +1,184 @@
+import { watch, readFileSync } from 'node:fs';
+import type { FSWatcher } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { FnPinnerError, toFnPinnerError } from '../errors.js';
+import type { Logger } from '../logging.js';
+import type { Metrics } from '../metrics.js';
+import { parseDockerConfig } from '../registry/auth/docker-config.js';
+import { SingleFlight } from '../util/singleflight.js';
+import { reconcileSecret } from './reconcile.js';
+import type { SecretApi } from './kube.js';
+
+export interface PullSecretSyncOptions {
+  api: SecretApi;
+  /** The mounted Docker config (Porch: --registry-auth-secret-path). */
+  sourcePath: string;
+  name: string;
+  /** Where function pods run; the Secret must live in the pod's namespace. */
+  namespaces: string[];
+  log: Logger;
+  metrics: Metrics;
+  /** Drift (a deleted or edited Secret) is repaired within this. Default 20 s. */
+  resyncMs?: number;
+  /** Transient API errors: attempts per sync and the first backoff. */
+  attempts?: number;
+  backoffMs?: number;
+}
+
+/**
+ * Keeps the mounted Docker config as a kubernetes.io/dockerconfigjson Secret in each function namespace:
+ * at start, when the mounted file changes (the kubelet swaps a `..data` symlink, so the folder is
+ * watched), and on a short resync that repairs drift. Writes are optimistic (resourceVersion) and
+ * idempotent, so several replicas converge instead of fighting.
+ */
+export class PullSecretSync {
+  private desired: Buffer | undefined;
+  private lastError: string | undefined = 'not synced yet';
+  /** namespace → the content last confirmed in the API. */
+  private readonly synced = new Map<string, Buffer>();
+  private readonly flight = new SingleFlight<string, void>();
+  private watcher: FSWatcher | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private debounce: NodeJS.Timeout | undefined;
+
+  constructor(private readonly opts: PullSecretSyncOptions) {}
+
+  /** Starts syncing; the first sync's failure is reported by notReadyReason(), not thrown. */
+  start(): void {
+    this.trigger('start');
+    this.watcher = watch(dirname(this.opts.sourcePath), () => {
+      clearTimeout(this.debounce);
+      // A kubelet swap is a burst of events; sync once it settles.
+      this.debounce = setTimeout(() => this.trigger('file changed'), 200);
+    });
+    this.watcher.on('error', (err) =>
+      this.opts.log.warn({ err: err.message }, 'watching the Docker config folder failed; relying on resync'),
+    );
+    this.timer = setInterval(() => this.trigger('resync'), this.opts.resyncMs ?? 20_000);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    this.watcher?.close();
+    clearInterval(this.timer);
+    clearTimeout(this.debounce);
+  }
+
+  notReadyReason(): string | undefined {
+    return this.opts.namespaces.every((ns) => this.synced.has(ns))
+      ? undefined
+      : `pull secret: ${this.lastError}`;
+  }
+
+  /** Concurrent callers share one sync. */
+  syncNow(): Promise<void> {
+    return this.flight.run('sync', () => this.syncAll());
+  }
+
+  /**
+   * Called when a pod is about to reference the Secret: fine when it is known to be in sync; otherwise sync
+   * now, except for a dry run, which never writes and only checks that the Secret exists.
+   */
+  async ensure({ dryRun, namespace }: { dryRun: boolean; namespace: string }): Promise<void> {
+    const ref = `${namespace}/${this.opts.name}`;
+    if (!this.opts.namespaces.includes(namespace)) {
+      throw new FnPinnerError(
+        'SECRET_UNAVAILABLE',
+        `ensure pull secret ${ref}: fn-pinner only syncs it into ${this.opts.namespaces.join(', ')}`,
+      );
+    }
+    if (this.synced.has(namespace)) return;
+    try {
+      if (dryRun) {
+        if (await this.opts.api.read(namespace, this.opts.name)) return;
+        throw new FnPinnerError('SECRET_UNAVAILABLE', 'it does not exist, and a dry run does not create it');
+      }
+      await this.syncNow();
+    } catch (err) {
+      const e = toFnPinnerError(err, 'sync');
+      throw new FnPinnerError('SECRET_UNAVAILABLE', `ensure pull secret ${ref}: ${e.message}`, { cause: e });
+    }
+  }
+
+  private trigger(why: string): void {
+    this.syncNow().catch((err: unknown) =>
+      this.opts.log.error({ err: (err as Error).message, trigger: why }, 'pull secret sync failed'),
+    );
+  }
+
+  /** Reads and validates the mounted file; an invalid file keeps the last good content. */
+  private readSource(): Buffer {
+    const file = this.opts.sourcePath;
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(file);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      throw new FnPinnerError('BAD_DOCKER_CONFIG', `read Docker config ${file}: ${code}`, { cause: err });
+    }
+    const parsed = parseDockerConfig(bytes.toString('utf8'), file);
+    if (parsed.entries.length === 0) {
+      throw new FnPinnerError(
+        'BAD_DOCKER_CONFIG',
+        `read Docker config ${file}: no credentials in it; keeping the last good Secret`,
+      );
+    }
+    return bytes;
+  }
+
+  private async syncAll(): Promise<void> {
+    let content: Buffer;
+    try {
+      content = this.readSource();
+      if (this.desired && !this.desired.equals(content)) this.synced.clear();
+      this.desired = content;
+    } catch (err) {
+      this.lastError = (err as Error).message;
+      for (const ns of this.opts.namespaces)
+        this.opts.metrics.secretSyncs.inc({ namespace: ns, result: 'failed' });
+      // Never overwrite a good Secret with garbage: the last good content (if any) is still re-asserted.
+      if (!this.desired) throw err;
+      this.opts.log.error(
+        { err: this.lastError },
+        'Docker config unusable; keeping the last good pull secret',
+      );
+      content = this.desired;
+    }
+    await Promise.all(this.opts.namespaces.map((ns) => this.syncNamespace(ns, content)));
+  }
+
+  private async syncNamespace(namespace: string, content: Buffer): Promise<void> {
+    const { api, name, log, metrics } = this.opts;
+    const attempts = this.opts.attempts ?? 5;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const result = await reconcileSecret(api, { namespace, name, content });
+        this.synced.set(namespace, content);
+        metrics.secretSyncs.inc({ namespace, result });
+        metrics.secretLastSuccess.set({ namespace }, Date.now() / 1000);
+        if (result !== 'unchanged')
+          log.info(
+            { secret: `${namespace}/${name}`, result, file: basename(this.opts.sourcePath) },
+            'pull secret synced',
+          );
+        return;
+      } catch (err) {
+        const e = toFnPinnerError(err, `sync pull secret ${namespace}/${name}`);
+        if (!e.temporary || attempt >= attempts) {
+          this.synced.delete(namespace);
+          this.lastError = e.message;
+          metrics.secretSyncs.inc({ namespace, result: 'failed' });
+          throw e;
+        }
+        const wait = (this.opts.backoffMs ?? 200) * 2 ** (attempt - 1);
+        log.warn(
+          { err: e.message, attempt, waitMs: wait },
+          'pull secret sync: transient API error; retrying',
+        );
+        await sleep(wait);
+      }
+    }
+  }
+}

@@ -1,0 +1,854 @@
+import { execFile, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { Agent, request as undiciRequest } from 'undici';
+import type { Dispatcher } from 'undici';
+import { stringify } from 'yaml';
+
+import { ORIGINAL_IMAGES_ANNOTATION } from '../../src/mutation/types.js';
+import { generateCa, generateServingCert } from '../../src/tls/certs.js';
+import { caBundle } from '../../src/tls/serving.js';
+import { freePort } from './ports.js';
+
+/**
+ * A real Kubernetes control plane for end-to-end tests: etcd plus kube-apiserver (v1.20.2, built from
+ * Debian's source package by scripts/build-kube-apiserver.sh, or whatever KUBEBUILDER_ASSETS holds), both
+ * on 127.0.0.1 with random ports and temp dirs. Only the apiserver runs: no controller-manager, scheduler
+ * or kubelet, so pods stay Pending, there are no ServiceAccount tokens, and namespaces never finish deleting.
+ * Start takes ~3-4 s (etcd ~1 s, apiserver ~2.5 s) and ~350 MiB RSS.
+ */
+
+/** A created, read or rejected object: the status and the parsed JSON (or text) body. */
+export interface KubeResponse {
+  status: number;
+  body: any;
+}
+
+export interface KubeRequestOptions {
+  /** Bearer token; default the admin token (system:masters). */
+  token?: string;
+  /** Default application/json; e.g. application/merge-patch+json for PATCH. */
+  contentType?: string;
+}
+
+export interface ApplyOptions {
+  token?: string;
+  /** Appends ?dryRun=All: admission (webhooks included) runs, nothing is stored. */
+  dryRun?: boolean;
+}
+
+export interface TestKube {
+  /** https://127.0.0.1:PORT */
+  server: string;
+  port: number;
+  /** The CA of the apiserver's serving certificate. */
+  caPem: string;
+  /** User "admin", group system:masters. */
+  adminToken: string;
+  /** User USER_NAME ("fn-pinner"), no groups: can do nothing until RBAC grants it something. */
+  userToken: string;
+  userName: string;
+  /** kubeconfig files (CA embedded, token auth, namespace default). */
+  kubeconfigPath: string;
+  userKubeconfigPath: string;
+  /** Trusts caPem; closed by stop(). */
+  dispatcher: Agent;
+  /** Where kube-apiserver and etcd came from. */
+  binDir: string;
+  timings: { etcdReadyMs: number; apiserverReadyMs: number; totalMs: number };
+  /** `path` starts with /api or /apis and may carry a query. Never throws on HTTP errors. */
+  request(
+    method: Dispatcher.HttpMethod,
+    path: string,
+    body?: unknown,
+    opts?: KubeRequestOptions,
+  ): Promise<KubeResponse>;
+  /** POSTs `obj` to its collection (see collectionPath for the kinds known). Never throws on HTTP errors. */
+  apply(obj: KubeObject, opts?: ApplyOptions): Promise<KubeResponse>;
+  /** Like apply, but throws unless the apiserver answered 2xx; returns the object it returned. */
+  create(obj: KubeObject, opts?: ApplyOptions): Promise<any>;
+  /** GETs the object named by obj's apiVersion, kind, metadata.name and metadata.namespace. */
+  get(obj: KubeObject, opts?: KubeRequestOptions): Promise<KubeResponse>;
+  /** DELETEs it (404 is returned, not thrown). */
+  remove(obj: KubeObject, opts?: KubeRequestOptions): Promise<KubeResponse>;
+  /** A Namespace labelled kubernetes.io/metadata.name=NAME (v1.20 does not add that label itself). */
+  createNamespace(name: string, labels?: Record<string, string>): Promise<any>;
+  /** The logs so far (files in the temp dirs). */
+  logs(): { etcd: string; apiserver: string };
+  /** Kills both processes and removes the temp dirs; safe to call twice. */
+  stop(): Promise<void>;
+}
+
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata?: { name?: string; generateName?: string; namespace?: string; [field: string]: unknown };
+  [field: string]: unknown;
+}
+
+export interface StartKubeOptions {
+  /** Keep etcd's data on /dev/shm (tmpfs, no disk fsync; default true when /dev/shm is writable). */
+  etcdInMemory?: boolean;
+  /** Extra kube-apiserver flags, e.g. ['--v=4']. */
+  apiserverArgs?: string[];
+  /** Readiness timeout for /readyz, default 60 s. */
+  readyTimeoutMs?: number;
+}
+
+export const USER_NAME = 'fn-pinner';
+export const METADATA_NAME_LABEL = 'kubernetes.io/metadata.name';
+const READY_TIMEOUT_MS = 60_000;
+const ETCD_TIMEOUT_MS = 20_000;
+const STOP_GRACE_MS = 5_000;
+const LOG_TAIL_LINES = 40;
+
+// ---------------------------------------------------------------------------------------------------------
+// Binaries
+
+let assets: Promise<string> | undefined;
+
+/**
+ * The directory holding kube-apiserver and etcd: KUBEBUILDER_ASSETS (envtest convention) when set, else the
+ * output of scripts/build-kube-apiserver.sh, which is cached (a no-op after the first build, ~4 min cold).
+ * Builds are serialized with flock, so parallel jest workers do not build twice.
+ */
+export function kubeAssets(): Promise<string> {
+  assets ??= findAssets();
+  // A failed lookup is not cached: the next test file tries again.
+  void assets.catch(() => (assets = undefined));
+  return assets;
+}
+
+async function findAssets(): Promise<string> {
+  const fromEnv = process.env.KUBEBUILDER_ASSETS;
+  if (fromEnv) {
+    const missing = ['kube-apiserver', 'etcd'].filter((b) => !isExecutable(join(fromEnv, b)));
+    if (missing.length > 0) {
+      throw new Error(`KUBEBUILDER_ASSETS=${fromEnv} has no executable ${missing.join(' or ')}`);
+    }
+    return fromEnv;
+  }
+  const script = join(import.meta.dirname, '..', '..', 'scripts', 'build-kube-apiserver.sh');
+  const lock = join(tmpdir(), 'fn-pinner-kube-build.lock');
+  const out = await new Promise<string>((resolve, reject) => {
+    execFile(
+      'flock',
+      [lock, 'bash', script],
+      { maxBuffer: 64 * 1024 * 1024, timeout: 30 * 60_000 },
+      (err, stdout, stderr) => {
+        if (!err) return resolve(stdout);
+        reject(
+          new Error(
+            'no kube-apiserver: KUBEBUILDER_ASSETS is not set and scripts/build-kube-apiserver.sh failed ' +
+              `(${err.message.split('\n')[0]}); it needs root or sudo, apt access to Debian's archive and ` +
+              `~2 GB of disk. Its output ended with:\n${tail(stderr, LOG_TAIL_LINES)}`,
+          ),
+        );
+      },
+    );
+  });
+  const dir = out.trim().split('\n').pop() ?? '';
+  if (!isExecutable(join(dir, 'kube-apiserver')) || !isExecutable(join(dir, 'etcd'))) {
+    throw new Error(`scripts/build-kube-apiserver.sh printed ${JSON.stringify(dir)}, which lacks the binaries`);
+  }
+  return dir;
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Processes: never left behind
+
+/** Children still running; SIGKILLed if the test process exits without stopping them. */
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+function track(child: ChildProcess): void {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const c of live) c.kill('SIGKILL');
+  });
+}
+
+/**
+ * A detached shell that SIGKILLs `child` and removes `dirs` if this process dies without stopping it (a
+ * SIGKILLed jest worker runs no exit hooks). It ends by itself when the child exits.
+ */
+function watchdog(child: ChildProcess, dirs: string[]): ChildProcess {
+  const script = [
+    'parent=$1; pid=$2; shift 2',
+    'while kill -0 "$pid" 2>/dev/null; do',
+    '  if ! kill -0 "$parent" 2>/dev/null; then kill -9 "$pid"; sleep 0.5; rm -rf -- "$@"; exit 0; fi',
+    '  sleep 0.5',
+    'done',
+  ].join('\n');
+  const dog = spawn(
+    '/bin/sh',
+    ['-c', script, 'fn-pinner-kube-watchdog', String(process.pid), String(child.pid), ...dirs],
+    { detached: true, stdio: 'ignore' },
+  );
+  dog.unref();
+  return dog;
+}
+
+interface Proc {
+  child: ChildProcess;
+  dog: ChildProcess;
+  log: string;
+}
+
+function spawnLogged(bin: string, args: string[], log: string, dirs: string[]): Proc {
+  // A file, not a pipe: pipes would be open handles in jest and could fill up if nobody reads them.
+  const fd = openSync(log, 'w');
+  try {
+    const child = spawn(bin, args, { stdio: ['ignore', fd, fd] });
+    track(child);
+    return { child, dog: watchdog(child, dirs), log };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function exited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
+async function kill(proc: Proc | undefined): Promise<void> {
+  if (!proc) return;
+  const { child, dog } = proc;
+  if (!exited(child)) {
+    const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+    await done;
+    clearTimeout(timer);
+  }
+  if (dog.exitCode === null && dog.signalCode === null) dog.kill('SIGKILL');
+}
+
+function readLog(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '(no log)';
+  }
+}
+
+function tail(text: string, lines: number): string {
+  return text.trimEnd().split('\n').slice(-lines).join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Start
+
+interface Layout {
+  dir: string;
+  etcdDir: string;
+  etcdLog: string;
+  apiserverLog: string;
+}
+
+function layout(opts: StartKubeOptions): Layout {
+  const dir = mkdtempSync(join(tmpdir(), 'fn-pinner-kube-'));
+  const shm = '/dev/shm';
+  const inMemory = opts.etcdInMemory ?? isWritableDir(shm);
+  const etcdDir = mkdtempSync(join(inMemory ? shm : dir, 'fn-pinner-etcd-'));
+  return {
+    dir,
+    etcdDir,
+    etcdLog: join(dir, 'etcd.log'),
+    apiserverLog: join(dir, 'kube-apiserver.log'),
+  };
+}
+
+function isWritableDir(path: string): boolean {
+  try {
+    accessSync(path, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Starts etcd and kube-apiserver; resolves once /readyz says ok. */
+export async function startKube(opts: StartKubeOptions = {}): Promise<TestKube> {
+  const binDir = await kubeAssets();
+  const started = performance.now();
+  const paths = layout(opts);
+  const procs: { etcd?: Proc; apiserver?: Proc } = {};
+  const logs = (): { etcd: string; apiserver: string } => ({
+    etcd: readLog(paths.etcdLog),
+    apiserver: readLog(paths.apiserverLog),
+  });
+  const cleanup = async (): Promise<void> => {
+    await kill(procs.apiserver);
+    await kill(procs.etcd);
+    rmSync(paths.etcdDir, { recursive: true, force: true });
+    rmSync(paths.dir, { recursive: true, force: true });
+  };
+  let dispatcher: Agent | undefined;
+  try {
+    const etcdUrl = await startEtcd(binDir, paths, procs);
+    const etcdReadyMs = performance.now() - started;
+    const secrets = writeApiserverFiles(paths.dir);
+    dispatcher = new Agent({ connect: { ca: secrets.caPem } });
+    const port = await startApiserver(binDir, paths, procs, {
+      etcdUrl,
+      dispatcher,
+      adminToken: secrets.adminToken,
+      extraArgs: opts.apiserverArgs ?? [],
+      readyTimeoutMs: opts.readyTimeoutMs ?? READY_TIMEOUT_MS,
+      logs,
+    });
+    const totalMs = performance.now() - started;
+    const server = `https://127.0.0.1:${port}`;
+    const kube = makeKube({
+      server,
+      port,
+      caPem: secrets.caPem,
+      adminToken: secrets.adminToken,
+      userToken: secrets.userToken,
+      dir: paths.dir,
+      dispatcher,
+      binDir,
+      timings: { etcdReadyMs, apiserverReadyMs: totalMs - etcdReadyMs, totalMs },
+      logs,
+      cleanup,
+    });
+    return kube;
+  } catch (err) {
+    await dispatcher?.close();
+    await cleanup();
+    throw err;
+  }
+}
+
+async function startEtcd(binDir: string, paths: Layout, procs: { etcd?: Proc }): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    const [client, peer] = [await freePort(), await freePort()];
+    const clientUrl = `http://127.0.0.1:${client}`;
+    const peerUrl = `http://127.0.0.1:${peer}`;
+    const data = join(paths.etcdDir, `data-${attempt}`);
+    // A fresh data dir per attempt: a half-started member leaves state behind.
+    procs.etcd = spawnLogged(
+      join(binDir, 'etcd'),
+      [
+        '--name=fn-pinner-test',
+        `--data-dir=${data}`,
+        `--listen-client-urls=${clientUrl}`,
+        `--advertise-client-urls=${clientUrl}`,
+        `--listen-peer-urls=${peerUrl}`,
+        `--initial-advertise-peer-urls=${peerUrl}`,
+        `--initial-cluster=fn-pinner-test=${peerUrl}`,
+        '--log-level=warn',
+        '--logger=zap',
+      ],
+      paths.etcdLog,
+      [paths.etcdDir, paths.dir],
+    );
+    try {
+      await waitEtcd(procs.etcd, clientUrl);
+      return clientUrl;
+    } catch (err) {
+      await kill(procs.etcd);
+      if (attempt >= 3 || !readLog(paths.etcdLog).includes('address already in use')) throw err;
+    }
+  }
+}
+
+async function waitEtcd(proc: Proc, url: string): Promise<void> {
+  const deadline = Date.now() + ETCD_TIMEOUT_MS;
+  let last = '';
+  while (Date.now() < deadline) {
+    if (exited(proc.child)) {
+      throw new Error(`etcd exited (${proc.child.exitCode ?? proc.child.signalCode}):\n${tailOf(proc.log)}`);
+    }
+    try {
+      const res = await undiciRequest(`${url}/health`, { headersTimeout: 1_000, bodyTimeout: 1_000 });
+      last = await res.body.text();
+      if (res.statusCode === 200 && /"health":\s*"true"/.test(last)) return;
+    } catch (err) {
+      last = err instanceof Error ? err.message : String(err);
+    }
+    await sleep(50);
+  }
+  throw new Error(`etcd not healthy at ${url} within ${ETCD_TIMEOUT_MS} ms (${last}):\n${tailOf(proc.log)}`);
+}
+
+function tailOf(log: string): string {
+  return tail(readLog(log), LOG_TAIL_LINES);
+}
+
+interface ApiserverFiles {
+  caPem: string;
+  adminToken: string;
+  userToken: string;
+  certDir: string;
+  tlsCert: string;
+  tlsKey: string;
+  saPub: string;
+  saKey: string;
+  tokens: string;
+}
+
+function writeApiserverFiles(dir: string): ApiserverFiles {
+  const ca = generateCa({ commonName: 'fn-pinner test kube-apiserver CA' });
+  const serving = generateServingCert({
+    ca,
+    dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc'],
+    ipAddresses: ['127.0.0.1'],
+  });
+  const sa = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  const pki = join(dir, 'pki');
+  mkdirSync(pki, { mode: 0o700 });
+  const files: ApiserverFiles = {
+    caPem: ca.certPem,
+    adminToken: `admin-${randomBytes(16).toString('hex')}`,
+    userToken: `user-${randomBytes(16).toString('hex')}`,
+    certDir: join(pki, 'generated'),
+    tlsCert: join(pki, 'server.crt'),
+    tlsKey: join(pki, 'server.key'),
+    saPub: join(pki, 'sa.pub'),
+    saKey: join(pki, 'sa.key'),
+    tokens: join(pki, 'tokens.csv'),
+  };
+  writeFileSync(join(pki, 'ca.crt'), ca.certPem);
+  writeFileSync(files.tlsCert, serving.certPem);
+  writeFileSync(files.tlsKey, serving.keyPem, { mode: 0o600 });
+  writeFileSync(files.saPub, sa.publicKey);
+  writeFileSync(files.saKey, sa.privateKey, { mode: 0o600 });
+  // token,user,uid[,"group1,group2"]
+  writeFileSync(
+    files.tokens,
+    `${files.adminToken},admin,uid-admin,"system:masters"\n${files.userToken},${USER_NAME},uid-${USER_NAME}\n`,
+    { mode: 0o600 },
+  );
+  return files;
+}
+
+interface ApiserverStart {
+  etcdUrl: string;
+  dispatcher: Agent;
+  adminToken: string;
+  extraArgs: string[];
+  readyTimeoutMs: number;
+  logs: () => { etcd: string; apiserver: string };
+}
+
+function apiserverArgs(dir: string, port: number, etcdUrl: string, extra: string[]): string[] {
+  const pki = join(dir, 'pki');
+  return [
+    `--etcd-servers=${etcdUrl}`,
+    '--bind-address=127.0.0.1',
+    '--advertise-address=127.0.0.1',
+    `--secure-port=${port}`,
+    `--cert-dir=${join(pki, 'generated')}`,
+    `--tls-cert-file=${join(pki, 'server.crt')}`,
+    `--tls-private-key-file=${join(pki, 'server.key')}`,
+    `--token-auth-file=${join(pki, 'tokens.csv')}`,
+    '--authorization-mode=RBAC',
+    '--anonymous-auth=false',
+    '--service-account-issuer=https://kubernetes.default.svc',
+    `--service-account-key-file=${join(pki, 'sa.pub')}`,
+    `--service-account-signing-key-file=${join(pki, 'sa.key')}`,
+    '--service-cluster-ip-range=10.96.0.0/24',
+    // Would write 127.0.0.1 into the `kubernetes` Endpoints; nothing is meant to dial it.
+    '--endpoint-reconciler-type=none',
+    // No controller-manager, so no `default` ServiceAccount: pods would be rejected.
+    '--disable-admission-plugins=ServiceAccount',
+    '--profiling=false',
+    ...extra,
+  ];
+}
+
+async function startApiserver(
+  binDir: string,
+  paths: Layout,
+  procs: { apiserver?: Proc },
+  s: ApiserverStart,
+): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    procs.apiserver = spawnLogged(
+      join(binDir, 'kube-apiserver'),
+      apiserverArgs(paths.dir, port, s.etcdUrl, s.extraArgs),
+      paths.apiserverLog,
+      [paths.etcdDir, paths.dir],
+    );
+    try {
+      await waitReady(procs.apiserver, port, s);
+      return port;
+    } catch (err) {
+      await kill(procs.apiserver);
+      if (attempt >= 3 || !readLog(paths.apiserverLog).includes('address already in use')) throw err;
+    }
+  }
+}
+
+async function waitReady(proc: Proc, port: number, s: ApiserverStart): Promise<void> {
+  const deadline = Date.now() + s.readyTimeoutMs;
+  const url = `https://127.0.0.1:${port}/readyz`;
+  const headers = { authorization: `Bearer ${s.adminToken}` };
+  let last = '';
+  while (Date.now() < deadline) {
+    if (exited(proc.child)) break;
+    try {
+      const res = await undiciRequest(url, {
+        dispatcher: s.dispatcher,
+        headers,
+        headersTimeout: 2_000,
+        bodyTimeout: 2_000,
+      });
+      last = `HTTP ${res.statusCode} ${await res.body.text()}`;
+      if (res.statusCode === 200 && last.endsWith(' ok')) return;
+    } catch (err) {
+      last = err instanceof Error ? err.message : String(err);
+    }
+    await sleep(100);
+  }
+  const why = exited(proc.child)
+    ? `kube-apiserver exited (${proc.child.exitCode ?? proc.child.signalCode})`
+    : `kube-apiserver /readyz not ok within ${s.readyTimeoutMs} ms (last: ${tail(last, 30)})`;
+  const { etcd, apiserver } = s.logs();
+  throw new Error(
+    `${why}\n--- kube-apiserver log (tail) ---\n${tail(apiserver, LOG_TAIL_LINES)}\n` +
+      `--- etcd log (tail) ---\n${tail(etcd, LOG_TAIL_LINES)}`,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Client side
+
+interface KubeParts {
+  server: string;
+  port: number;
+  caPem: string;
+  adminToken: string;
+  userToken: string;
+  dir: string;
+  dispatcher: Agent;
+  binDir: string;
+  timings: TestKube['timings'];
+  logs: TestKube['logs'];
+  cleanup: () => Promise<void>;
+}
+
+function makeKube(p: KubeParts): TestKube {
+  const kubeconfigPath = writeKubeconfig(p, 'admin', p.adminToken);
+  const userKubeconfigPath = writeKubeconfig(p, USER_NAME, p.userToken);
+  let stopped: Promise<void> | undefined;
+  const request: TestKube['request'] = async (method, path, body, opts = {}) => {
+    const res = await undiciRequest(`${p.server}${path}`, {
+      method,
+      dispatcher: p.dispatcher,
+      headers: {
+        authorization: `Bearer ${opts.token ?? p.adminToken}`,
+        accept: 'application/json',
+        ...(body === undefined ? {} : { 'content-type': opts.contentType ?? 'application/json' }),
+      },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      headersTimeout: 30_000,
+      bodyTimeout: 30_000,
+    });
+    const text = await res.body.text();
+    const json = String(res.headers['content-type'] ?? '').includes('json');
+    return { status: res.statusCode, body: json && text ? JSON.parse(text) : text };
+  };
+  const apply: TestKube['apply'] = (obj, opts = {}) =>
+    request('POST', `${collectionPath(obj)}${opts.dryRun ? '?dryRun=All' : ''}`, obj, {
+      ...(opts.token ? { token: opts.token } : {}),
+    });
+  const create: TestKube['create'] = async (obj, opts) => {
+    const res = await apply(obj, opts);
+    if (res.status < 200 || res.status > 299) {
+      const what = `${obj.kind} ${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? obj.metadata?.generateName}`;
+      throw new Error(`create ${what}: HTTP ${res.status} ${describeStatus(res.body)}`);
+    }
+    return res.body;
+  };
+  return {
+    server: p.server,
+    port: p.port,
+    caPem: p.caPem,
+    adminToken: p.adminToken,
+    userToken: p.userToken,
+    userName: USER_NAME,
+    kubeconfigPath,
+    userKubeconfigPath,
+    dispatcher: p.dispatcher,
+    binDir: p.binDir,
+    timings: p.timings,
+    request,
+    apply,
+    create,
+    get: (obj, opts) => request('GET', objectPath(obj), undefined, opts),
+    remove: (obj, opts) => request('DELETE', objectPath(obj), undefined, opts),
+    createNamespace: (name, labels = {}) =>
+      create({
+        apiVersion: 'v1',
+        kind: 'Namespace',
+        metadata: { name, labels: { ...labels, [METADATA_NAME_LABEL]: name } },
+      }),
+    logs: p.logs,
+    stop() {
+      stopped ??= (async () => {
+        await p.dispatcher.close();
+        await p.cleanup();
+      })();
+      return stopped;
+    },
+  };
+}
+
+function writeKubeconfig(p: KubeParts, user: string, token: string): string {
+  const path = join(p.dir, `kubeconfig-${user}`);
+  const config = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [
+      {
+        name: 'fn-pinner-test',
+        cluster: { server: p.server, 'certificate-authority-data': caBundle(p.caPem) },
+      },
+    ],
+    users: [{ name: user, user: { token } }],
+    contexts: [
+      { name: user, context: { cluster: 'fn-pinner-test', user, namespace: 'default' } },
+    ],
+    'current-context': user,
+  };
+  writeFileSync(path, stringify(config), { mode: 0o600 });
+  return path;
+}
+
+/** A Status body's reason and message, or a short preview of whatever came back. */
+export function describeStatus(body: unknown): string {
+  if (body && typeof body === 'object' && 'message' in body) {
+    const s = body as { reason?: string; message?: string };
+    return `${s.reason ?? ''}: ${s.message ?? ''}`;
+  }
+  return JSON.stringify(body).slice(0, 500);
+}
+
+interface Resource {
+  plural: string;
+  namespaced: boolean;
+}
+
+const RESOURCES: Record<string, Record<string, Resource>> = {
+  v1: {
+    Namespace: { plural: 'namespaces', namespaced: false },
+    Secret: { plural: 'secrets', namespaced: true },
+    Pod: { plural: 'pods', namespaced: true },
+    ServiceAccount: { plural: 'serviceaccounts', namespaced: true },
+    Service: { plural: 'services', namespaced: true },
+    ConfigMap: { plural: 'configmaps', namespaced: true },
+  },
+  'admissionregistration.k8s.io/v1': {
+    MutatingWebhookConfiguration: { plural: 'mutatingwebhookconfigurations', namespaced: false },
+    ValidatingWebhookConfiguration: { plural: 'validatingwebhookconfigurations', namespaced: false },
+  },
+  'rbac.authorization.k8s.io/v1': {
+    Role: { plural: 'roles', namespaced: true },
+    RoleBinding: { plural: 'rolebindings', namespaced: true },
+    ClusterRole: { plural: 'clusterroles', namespaced: false },
+    ClusterRoleBinding: { plural: 'clusterrolebindings', namespaced: false },
+  },
+  'apps/v1': {
+    Deployment: { plural: 'deployments', namespaced: true },
+  },
+};
+
+/** /api/v1/namespaces/NS/pods and the like; namespaced kinds default to namespace "default". */
+export function collectionPath(obj: Pick<KubeObject, 'apiVersion' | 'kind' | 'metadata'>): string {
+  const resource = RESOURCES[obj.apiVersion]?.[obj.kind];
+  if (!resource) {
+    const known = Object.entries(RESOURCES).flatMap(([v, kinds]) => Object.keys(kinds).map((k) => `${v} ${k}`));
+    throw new Error(`no REST path known for ${obj.apiVersion} ${obj.kind} (known: ${known.join(', ')})`);
+  }
+  const root = obj.apiVersion === 'v1' ? '/api/v1' : `/apis/${obj.apiVersion}`;
+  const ns = resource.namespaced ? `/namespaces/${obj.metadata?.namespace ?? 'default'}` : '';
+  return `${root}${ns}/${resource.plural}`;
+}
+
+export function objectPath(obj: Pick<KubeObject, 'apiVersion' | 'kind' | 'metadata'>): string {
+  const name = obj.metadata?.name;
+  if (!name) throw new Error(`${obj.kind} has no metadata.name`);
+  return `${collectionPath(obj)}/${encodeURIComponent(name)}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// MutatingWebhookConfiguration
+
+export interface RegisterWebhookOptions {
+  /** The configuration's name; the webhook inside is `${name}.fn-pinner.io` unless webhookName is set. */
+  name: string;
+  webhookName?: string;
+  /** https://127.0.0.1:PORT/mutate; a URL without a path gets /mutate appended. */
+  url: string;
+  /** The webhook's CA (PEM); becomes the caBundle. */
+  caPem: string;
+  failurePolicy?: 'Fail' | 'Ignore';
+  /** Only pods in this namespace (matched on kubernetes.io/metadata.name, see createNamespace). */
+  namespace?: string;
+  /** Or any selector; wins over `namespace`. */
+  namespaceSelector?: Record<string, unknown>;
+  objectSelector?: Record<string, unknown>;
+  /** Default 10. */
+  timeoutSeconds?: number;
+  /** Default IfNeeded, as in manifests/. */
+  reinvocationPolicy?: 'Never' | 'IfNeeded';
+  /** Default NoneOnDryRun, as in manifests/. */
+  sideEffects?: 'None' | 'NoneOnDryRun' | 'Some' | 'Unknown';
+  /** Default: CREATE of v1 pods. */
+  rules?: Array<Record<string, unknown>>;
+}
+
+export function webhookConfiguration(opts: RegisterWebhookOptions): KubeObject {
+  const url = new URL(opts.url);
+  if (url.pathname === '/') url.pathname = '/mutate';
+  const namespaceSelector =
+    opts.namespaceSelector ??
+    (opts.namespace ? { matchLabels: { [METADATA_NAME_LABEL]: opts.namespace } } : undefined);
+  return {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'MutatingWebhookConfiguration',
+    metadata: { name: opts.name, labels: { 'app.kubernetes.io/name': 'fn-pinner-test' } },
+    webhooks: [
+      {
+        name: opts.webhookName ?? `${opts.name}.fn-pinner.io`,
+        admissionReviewVersions: ['v1'],
+        clientConfig: { url: url.href, caBundle: caBundle(opts.caPem) },
+        rules: opts.rules ?? [
+          {
+            operations: ['CREATE'],
+            apiGroups: [''],
+            apiVersions: ['v1'],
+            resources: ['pods'],
+            scope: 'Namespaced',
+          },
+        ],
+        ...(namespaceSelector ? { namespaceSelector } : {}),
+        ...(opts.objectSelector ? { objectSelector: opts.objectSelector } : {}),
+        failurePolicy: opts.failurePolicy ?? 'Fail',
+        sideEffects: opts.sideEffects ?? 'NoneOnDryRun',
+        timeoutSeconds: opts.timeoutSeconds ?? 10,
+        reinvocationPolicy: opts.reinvocationPolicy ?? 'IfNeeded',
+        matchPolicy: 'Equivalent',
+      },
+    ],
+  };
+}
+
+/**
+ * Creates the MutatingWebhookConfiguration, or replaces it if one of that name exists. The apiserver picks
+ * changes up asynchronously (an informer): follow with waitForWebhook before relying on it.
+ */
+export async function registerWebhook(kube: TestKube, opts: RegisterWebhookOptions): Promise<any> {
+  const desired = webhookConfiguration(opts);
+  const existing = await kube.get(desired);
+  if (existing.status === 404) return kube.create(desired);
+  if (existing.status !== 200) {
+    throw new Error(`get webhook configuration ${opts.name}: HTTP ${existing.status} ${describeStatus(existing.body)}`);
+  }
+  const metadata = { ...desired.metadata, resourceVersion: existing.body.metadata.resourceVersion };
+  const res = await kube.request('PUT', objectPath(desired), { ...desired, metadata });
+  if (res.status !== 200) {
+    throw new Error(`replace webhook configuration ${opts.name}: HTTP ${res.status} ${describeStatus(res.body)}`);
+  }
+  return res.body;
+}
+
+/** Deletes it; a missing configuration is fine. */
+export async function deleteWebhook(kube: TestKube, name: string): Promise<void> {
+  const res = await kube.remove({
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'MutatingWebhookConfiguration',
+    metadata: { name },
+  });
+  if (res.status !== 200 && res.status !== 404) {
+    throw new Error(`delete webhook configuration ${name}: HTTP ${res.status} ${describeStatus(res.body)}`);
+  }
+}
+
+export interface WebhookProbe {
+  namespace: string;
+  /** The image of the default probe pod. */
+  image?: string;
+  /** Or a whole pod to dry-run create (metadata.namespace is set to `namespace`). */
+  pod?: KubeObject;
+  /**
+   * When the webhook has acted on the dry-run response. Default: the pod was admitted with fn-pinner's
+   * original-images annotation, or rejected with a message naming an admission webhook.
+   */
+  acted?: (res: KubeResponse) => boolean;
+  /** Default 10 s. */
+  timeoutMs?: number;
+}
+
+export function defaultActed(res: KubeResponse): boolean {
+  if (res.status === 201) return res.body?.metadata?.annotations?.[ORIGINAL_IMAGES_ANNOTATION] !== undefined;
+  return /admission webhook|failed calling webhook/.test(String(res.body?.message ?? ''));
+}
+
+/**
+ * Retries a dry-run pod create until `acted` says the webhook took part, i.e. until the apiserver has
+ * noticed a new or changed configuration. Returns the last response and how long it took. Use a negated
+ * `acted` to wait for a deleted webhook to stop being called.
+ */
+export async function waitForWebhook(
+  kube: TestKube,
+  probe: WebhookProbe,
+): Promise<{ res: KubeResponse; ms: number; attempts: number }> {
+  const started = performance.now();
+  const timeoutMs = probe.timeoutMs ?? 10_000;
+  const acted = probe.acted ?? defaultActed;
+  const pod: KubeObject = probe.pod ?? {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { generateName: 'webhook-probe-' },
+    spec: { containers: [{ name: 'probe', image: probe.image ?? 'probe.invalid/probe:v1' }] },
+  };
+  const body = { ...pod, metadata: { ...pod.metadata, namespace: probe.namespace } };
+  for (let attempts = 1; ; attempts++) {
+    const res = await kube.apply(body, { dryRun: true });
+    const ms = performance.now() - started;
+    if (acted(res)) return { res, ms, attempts };
+    if (ms > timeoutMs) {
+      throw new Error(
+        `webhook not observed within ${timeoutMs} ms (${attempts} dry-run creates in ${probe.namespace}); ` +
+          `last: HTTP ${res.status} ${JSON.stringify(res.body).slice(0, 800)}`,
+      );
+    }
+    await sleep(100);
+  }
+}
