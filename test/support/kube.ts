@@ -33,10 +33,14 @@ import { freePort } from './ports.js';
  * Start takes ~3-4 s (etcd ~1 s, apiserver ~2.5 s) and ~350 MiB RSS.
  */
 
+/** Parsed API JSON. Loosely typed on purpose: tests read arbitrary fields of objects and Status bodies. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type KubeJson = any;
+
 /** A created, read or rejected object: the status and the parsed JSON (or text) body. */
 export interface KubeResponse {
   status: number;
-  body: any;
+  body: KubeJson;
 }
 
 export interface KubeRequestOptions {
@@ -81,13 +85,13 @@ export interface TestKube {
   /** POSTs `obj` to its collection (see collectionPath for the kinds known). Never throws on HTTP errors. */
   apply(obj: KubeObject, opts?: ApplyOptions): Promise<KubeResponse>;
   /** Like apply, but throws unless the apiserver answered 2xx; returns the object it returned. */
-  create(obj: KubeObject, opts?: ApplyOptions): Promise<any>;
+  create(obj: KubeObject, opts?: ApplyOptions): Promise<KubeJson>;
   /** GETs the object named by obj's apiVersion, kind, metadata.name and metadata.namespace. */
   get(obj: KubeObject, opts?: KubeRequestOptions): Promise<KubeResponse>;
   /** DELETEs it (404 is returned, not thrown). */
   remove(obj: KubeObject, opts?: KubeRequestOptions): Promise<KubeResponse>;
   /** A Namespace labelled kubernetes.io/metadata.name=NAME (v1.20 does not add that label itself). */
-  createNamespace(name: string, labels?: Record<string, string>): Promise<any>;
+  createNamespace(name: string, labels?: Record<string, string>): Promise<KubeJson>;
   /** The logs so far (files in the temp dirs). */
   logs(): { etcd: string; apiserver: string };
   /** Kills both processes and removes the temp dirs; safe to call twice. */
@@ -164,7 +168,9 @@ async function findAssets(): Promise<string> {
   });
   const dir = out.trim().split('\n').pop() ?? '';
   if (!isExecutable(join(dir, 'kube-apiserver')) || !isExecutable(join(dir, 'etcd'))) {
-    throw new Error(`scripts/build-kube-apiserver.sh printed ${JSON.stringify(dir)}, which lacks the binaries`);
+    throw new Error(
+      `scripts/build-kube-apiserver.sh printed ${JSON.stringify(dir)}, which lacks the binaries`,
+    );
   }
   return dir;
 }
@@ -641,9 +647,7 @@ function writeKubeconfig(p: KubeParts, user: string, token: string): string {
       },
     ],
     users: [{ name: user, user: { token } }],
-    contexts: [
-      { name: user, context: { cluster: 'fn-pinner-test', user, namespace: 'default' } },
-    ],
+    contexts: [{ name: user, context: { cluster: 'fn-pinner-test', user, namespace: 'default' } }],
     'current-context': user,
   };
   writeFileSync(path, stringify(config), { mode: 0o600 });
@@ -692,7 +696,9 @@ const RESOURCES: Record<string, Record<string, Resource>> = {
 export function collectionPath(obj: Pick<KubeObject, 'apiVersion' | 'kind' | 'metadata'>): string {
   const resource = RESOURCES[obj.apiVersion]?.[obj.kind];
   if (!resource) {
-    const known = Object.entries(RESOURCES).flatMap(([v, kinds]) => Object.keys(kinds).map((k) => `${v} ${k}`));
+    const known = Object.entries(RESOURCES).flatMap(([v, kinds]) =>
+      Object.keys(kinds).map((k) => `${v} ${k}`),
+    );
     throw new Error(`no REST path known for ${obj.apiVersion} ${obj.kind} (known: ${known.join(', ')})`);
   }
   const root = obj.apiVersion === 'v1' ? '/api/v1' : `/apis/${obj.apiVersion}`;
@@ -773,17 +779,21 @@ export function webhookConfiguration(opts: RegisterWebhookOptions): KubeObject {
  * Creates the MutatingWebhookConfiguration, or replaces it if one of that name exists. The apiserver picks
  * changes up asynchronously (an informer): follow with waitForWebhook before relying on it.
  */
-export async function registerWebhook(kube: TestKube, opts: RegisterWebhookOptions): Promise<any> {
+export async function registerWebhook(kube: TestKube, opts: RegisterWebhookOptions): Promise<KubeJson> {
   const desired = webhookConfiguration(opts);
   const existing = await kube.get(desired);
   if (existing.status === 404) return kube.create(desired);
   if (existing.status !== 200) {
-    throw new Error(`get webhook configuration ${opts.name}: HTTP ${existing.status} ${describeStatus(existing.body)}`);
+    throw new Error(
+      `get webhook configuration ${opts.name}: HTTP ${existing.status} ${describeStatus(existing.body)}`,
+    );
   }
   const metadata = { ...desired.metadata, resourceVersion: existing.body.metadata.resourceVersion };
   const res = await kube.request('PUT', objectPath(desired), { ...desired, metadata });
   if (res.status !== 200) {
-    throw new Error(`replace webhook configuration ${opts.name}: HTTP ${res.status} ${describeStatus(res.body)}`);
+    throw new Error(
+      `replace webhook configuration ${opts.name}: HTTP ${res.status} ${describeStatus(res.body)}`,
+    );
   }
   return res.body;
 }

@@ -479,7 +479,7 @@ describe('decide: the pull secret (private registries enabled)', () => {
     const pod = patched(review, decision);
     expect(pod.spec?.imagePullSecrets).toEqual([{ name: 'team-registry' }, { name: 'auth-secret' }]);
     expect(container(pod, 'function').image).toBe(pinned(source, PRIVATE));
-    expect(secrets.ensure.mock.calls).toEqual([[{ dryRun: false }]]);
+    expect(secrets.ensure.mock.calls).toEqual([[{ dryRun: false, namespace: 'porch-fn-system' }]]);
   });
 
   it('never replaces or reorders existing entries', async () => {
@@ -577,7 +577,7 @@ describe('decide: the pull secret (private registries enabled)', () => {
     const decision = await decide(review.request, deps);
 
     expect(decision.reason).toBe(Reason.Patched);
-    expect(secrets.ensure.mock.calls).toEqual([[{ dryRun: true }]]);
+    expect(secrets.ensure.mock.calls).toEqual([[{ dryRun: true, namespace: 'porch-fn-system' }]]);
   });
 
   it('denies the pod under Fail when the secret cannot be ensured', async () => {
