@@ -1,0 +1,232 @@
+import { describe, expect, it } from '@jest/globals';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { createLogger } from '../../src/logging.js';
+import { createMetrics } from '../../src/metrics.js';
+import { KubeApiError } from '../../src/secrets/kube.js';
+import type { SecretApi, SecretObject } from '../../src/secrets/kube.js';
+import { reconcileSecret } from '../../src/secrets/reconcile.js';
+import { PullSecretSync } from '../../src/secrets/sync.js';
+
+const CONFIG = Buffer.from(
+  JSON.stringify({ auths: { 'r.example.com': { auth: Buffer.from('u:p').toString('base64') } } }),
+);
+const b64 = (b: Buffer): string => b.toString('base64');
+
+/** An in-memory Secret store with the API server's optimistic-concurrency rules; faults can be queued. */
+class FakeSecrets implements SecretApi {
+  store = new Map<string, SecretObject>();
+  rv = 1;
+  calls: string[] = [];
+  /** Run before the next matching call: lets a test play another replica writing in between. */
+  before: Array<{ op: string; run: () => void }> = [];
+  failures: Array<{ op: string; error: Error }> = [];
+
+  private hook(op: string): void {
+    this.calls.push(op);
+    const i = this.before.findIndex((b) => b.op === op);
+    if (i >= 0) this.before.splice(i, 1)[0]!.run();
+    const f = this.failures.findIndex((x) => x.op === op);
+    if (f >= 0) throw this.failures.splice(f, 1)[0]!.error;
+  }
+
+  put(s: SecretObject): SecretObject {
+    const stored = structuredClone({ ...s, metadata: { ...s.metadata, resourceVersion: String(this.rv++) } });
+    this.store.set(`${s.metadata.namespace}/${s.metadata.name}`, stored);
+    return stored;
+  }
+
+  async read(ns: string, name: string): Promise<SecretObject | undefined> {
+    this.hook('read');
+    const s = this.store.get(`${ns}/${name}`);
+    return s && structuredClone(s);
+  }
+
+  async create(s: SecretObject): Promise<SecretObject> {
+    this.hook('create');
+    if (this.store.has(`${s.metadata.namespace}/${s.metadata.name}`))
+      throw new KubeApiError('create: 409 AlreadyExists', 'AlreadyExists', 409, undefined);
+    return this.put(s);
+  }
+
+  async replace(s: SecretObject): Promise<SecretObject> {
+    this.hook('replace');
+    const cur = this.store.get(`${s.metadata.namespace}/${s.metadata.name}`);
+    if (!cur || cur.metadata.resourceVersion !== s.metadata.resourceVersion)
+      throw new KubeApiError('update: 409 Conflict', 'Conflict', 409, undefined);
+    if (cur.type !== s.type)
+      throw new KubeApiError('update: 422 Invalid: type is immutable', 'Invalid', 422, undefined);
+    return this.put(s);
+  }
+
+  async delete(ns: string, name: string): Promise<void> {
+    this.hook('delete');
+    this.store.delete(`${ns}/${name}`);
+  }
+}
+
+const target = { namespace: 'fns', name: 'auth-secret', content: CONFIG };
+
+describe('reconcileSecret', () => {
+  it('creates a missing Secret as kubernetes.io/dockerconfigjson with the managed-by label', async () => {
+    const api = new FakeSecrets();
+    expect(await reconcileSecret(api, target)).toBe('created');
+    expect(api.store.get('fns/auth-secret')).toMatchObject({
+      type: 'kubernetes.io/dockerconfigjson',
+      data: { '.dockerconfigjson': b64(CONFIG) },
+      metadata: { labels: { 'app.kubernetes.io/managed-by': 'fn-pinner' } },
+    });
+  });
+
+  it('leaves a Secret that is already in sync alone (no write)', async () => {
+    const api = new FakeSecrets();
+    await reconcileSecret(api, target);
+    api.calls = [];
+    expect(await reconcileSecret(api, target)).toBe('unchanged');
+    expect(api.calls).toEqual(['read']);
+  });
+
+  it('updates changed content, keeping labels someone else added', async () => {
+    const api = new FakeSecrets();
+    api.put({
+      metadata: { name: 'auth-secret', namespace: 'fns', labels: { team: 'a' } },
+      type: 'kubernetes.io/dockerconfigjson',
+      data: { '.dockerconfigjson': 'e30=' },
+    });
+    expect(await reconcileSecret(api, target)).toBe('updated');
+    expect(api.store.get('fns/auth-secret')!.metadata.labels).toEqual({
+      team: 'a',
+      'app.kubernetes.io/managed-by': 'fn-pinner',
+    });
+  });
+
+  it('repairs a Secret with no data at all (Porch panics on it)', async () => {
+    const api = new FakeSecrets();
+    api.put({ metadata: { name: 'auth-secret', namespace: 'fns' }, type: 'kubernetes.io/dockerconfigjson' });
+    expect(await reconcileSecret(api, target)).toBe('updated');
+    expect(api.store.get('fns/auth-secret')!.data).toEqual({ '.dockerconfigjson': b64(CONFIG) });
+  });
+
+  it('recreates a Secret of the wrong type, since type is immutable', async () => {
+    const api = new FakeSecrets();
+    api.put({ metadata: { name: 'auth-secret', namespace: 'fns' }, type: 'Opaque', data: { x: 'eQ==' } });
+    expect(await reconcileSecret(api, target)).toBe('recreated');
+    expect(api.calls).toEqual(['read', 'delete', 'create']);
+    expect(api.store.get('fns/auth-secret')!.type).toBe('kubernetes.io/dockerconfigjson');
+  });
+
+  it('re-reads and reconciles on a 409 Conflict from a concurrent writer', async () => {
+    const api = new FakeSecrets();
+    api.put({
+      metadata: { name: 'auth-secret', namespace: 'fns' },
+      type: 'kubernetes.io/dockerconfigjson',
+      data: { '.dockerconfigjson': 'e30=' },
+    });
+    // Another replica bumps the resourceVersion between our read and our update.
+    api.before.push({ op: 'replace', run: () => void api.put(api.store.get('fns/auth-secret')!) });
+    expect(await reconcileSecret(api, target)).toBe('updated');
+    expect(api.calls).toEqual(['read', 'replace', 'read', 'replace']);
+  });
+
+  it('re-reads on AlreadyExists when another replica created it first, ending with one correct Secret', async () => {
+    const api = new FakeSecrets();
+    api.before.push({
+      op: 'create',
+      run: () =>
+        void api.put({
+          metadata: { name: 'auth-secret', namespace: 'fns' },
+          type: 'kubernetes.io/dockerconfigjson',
+          data: { '.dockerconfigjson': b64(CONFIG) },
+        }),
+    });
+    expect(await reconcileSecret(api, target)).toBe('unchanged');
+    expect(api.calls).toEqual(['read', 'create', 'read']);
+    expect(api.store.size).toBe(1);
+  });
+});
+
+function syncWith(
+  api: FakeSecrets,
+  file: string,
+  extra: Partial<ConstructorParameters<typeof PullSecretSync>[0]> = {},
+): PullSecretSync {
+  return new PullSecretSync({
+    api,
+    sourcePath: file,
+    name: 'auth-secret',
+    namespaces: ['fns'],
+    log: createLogger({ level: 'silent' }),
+    metrics: createMetrics(),
+    backoffMs: 1,
+    ...extra,
+  });
+}
+
+function configFile(content: Buffer | string): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'fn-pinner-sync-')), '.dockerconfigjson');
+  writeFileSync(file, content);
+  return file;
+}
+
+describe('PullSecretSync', () => {
+  it('is not ready until the first sync succeeds, then is', async () => {
+    const api = new FakeSecrets();
+    const sync = syncWith(api, configFile(CONFIG));
+    expect(sync.notReadyReason()).toMatch(/not synced yet/);
+    await sync.syncNow();
+    expect(sync.notReadyReason()).toBeUndefined();
+  });
+
+  it('backs off and retries transient API errors', async () => {
+    const api = new FakeSecrets();
+    api.failures.push({
+      op: 'read',
+      error: new KubeApiError('get: 503 ServiceUnavailable', 'ServiceUnavailable', 503, undefined),
+    });
+    api.failures.push({
+      op: 'read',
+      error: new KubeApiError('get: no response ECONNREFUSED', 'ECONNREFUSED', undefined, undefined),
+    });
+    await syncWith(api, configFile(CONFIG)).syncNow();
+    expect(api.store.size).toBe(1);
+  });
+
+  it('never overwrites a good Secret with an invalid Docker config, and says why', async () => {
+    const api = new FakeSecrets();
+    const file = configFile(CONFIG);
+    const sync = syncWith(api, file);
+    await sync.syncNow();
+    writeFileSync(file, '{"auths": {"r.example.com": {"auth": "!!!"}}');
+    await sync.syncNow();
+    expect(api.store.get('fns/auth-secret')!.data!['.dockerconfigjson']).toBe(b64(CONFIG));
+  });
+
+  it('refuses to create anything from an invalid file when there is no good one yet', async () => {
+    const api = new FakeSecrets();
+    const sync = syncWith(api, configFile('not json'));
+    await expect(sync.syncNow()).rejects.toMatchObject({ code: 'BAD_DOCKER_CONFIG' });
+    expect(api.store.size).toBe(0);
+    expect(sync.notReadyReason()).toMatch(/Docker config/);
+  });
+
+  it('ensure() on a dry run never writes, and fails clearly when the Secret is missing', async () => {
+    const api = new FakeSecrets();
+    const sync = syncWith(api, configFile(CONFIG));
+    await expect(sync.ensure({ dryRun: true, namespace: 'fns' })).rejects.toThrow(
+      'ensure pull secret fns/auth-secret: it does not exist, and a dry run does not create it',
+    );
+    expect(api.calls.filter((c) => c !== 'read')).toEqual([]);
+  });
+
+  it('ensure() syncs on demand for a real create, and refuses namespaces it does not manage', async () => {
+    const api = new FakeSecrets();
+    const sync = syncWith(api, configFile(CONFIG));
+    await sync.ensure({ dryRun: false, namespace: 'fns' });
+    expect(api.store.size).toBe(1);
+    await expect(sync.ensure({ dryRun: false, namespace: 'other' })).rejects.toMatchObject({
+      code: 'SECRET_UNAVAILABLE',
+    });
+  });
+});
