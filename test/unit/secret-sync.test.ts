@@ -136,7 +136,11 @@ describe('reconcileSecret', () => {
       op: 'create',
       run: () =>
         void api.put({
-          metadata: { name: 'auth-secret', namespace: 'fns' },
+          metadata: {
+            name: 'auth-secret',
+            namespace: 'fns',
+            labels: { 'app.kubernetes.io/managed-by': 'fn-pinner' },
+          },
           type: 'kubernetes.io/dockerconfigjson',
           data: { '.dockerconfigjson': b64(CONFIG) },
         }),
