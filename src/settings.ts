@@ -238,3 +238,21 @@ export const SERVE_SETTINGS: Setting[] = [
     description: 'MutatingWebhookConfiguration whose caBundle to patch on start (optional)',
   },
 ];
+
+/** The README's configuration table, generated so it cannot drift from the code (a unit test compares). */
+export function settingsTable(): string {
+  const groups: Array<[string, Setting[]]> = [
+    ['all commands', REGISTRY_SETTINGS],
+    ['`resolve`', RESOLVE_SETTINGS],
+    ['`serve` and `mutate`', ADMISSION_SETTINGS],
+    ['`serve`', SERVE_SETTINGS],
+  ];
+  const rows = groups.flatMap(([where, settings]) =>
+    settings.map((s) => {
+      const cell = (text: string): string => text.replace(/\|/g, '\\|');
+      const def = s.default === undefined ? '' : `\`${s.default}\``;
+      return `| \`${cell(s.flag)}\` | \`${s.env}\` | ${def} | ${where} | ${cell(s.description)} |`;
+    }),
+  );
+  return ['| flag | environment | default | used by | meaning |', '|---|---|---|---|---|', ...rows].join('\n');
+}
