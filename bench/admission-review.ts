@@ -79,7 +79,12 @@ export function functionPod(image: string): Record<string, unknown> {
       imagePullSecrets: [{ name: 'porch-fn-default' }],
       schedulerName: 'default-scheduler',
       tolerations: [
-        { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
+        {
+          key: 'node.kubernetes.io/not-ready',
+          operator: 'Exists',
+          effect: 'NoExecute',
+          tolerationSeconds: 300,
+        },
         {
           key: 'node.kubernetes.io/unreachable',
           operator: 'Exists',

@@ -54,9 +54,18 @@ function track(child: ChildProcess): void {
   }
 }
 
-/** The child node runs under the same loader as this process (tsx's --require/--import), plus `extraArgs`. */
-function spawnNode(script: string, args: string[], env: NodeJS.ProcessEnv, extraArgs: string[]): ChildProcess {
-  const child = spawn(process.execPath, [...process.execArgv, ...extraArgs, script, ...args], {
+/**
+ * The child node runs under the same loader as this process (tsx's --require/--import), plus `extraArgs`;
+ * a plain .js/.mjs script (a compiled CLI) runs without the loader.
+ */
+function spawnNode(
+  script: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  extraArgs: string[],
+): ChildProcess {
+  const loader = /\.m?js$/.test(script) ? [] : process.execArgv;
+  const child = spawn(process.execPath, [...loader, ...extraArgs, script, ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { PATH: process.env.PATH, NODE_ENV: 'production', ...env },
   });
@@ -75,14 +84,19 @@ function procCpuSeconds(pid: number): number {
   }
 }
 
-async function waitReady(child: ChildProcess, url: string, dispatcher: Agent, tail: () => string): Promise<void> {
+async function waitReady(
+  child: ChildProcess,
+  url: string,
+  dispatcher: Agent,
+  tail: () => string,
+): Promise<void> {
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(`${url}: server exited (${child.exitCode ?? child.signalCode}):\n${tail()}`);
     }
     try {
-      const res = await request(`${url}/healthz`, { dispatcher });
+      const res = await request(`${url}/readyz`, { dispatcher });
       await res.body.dump();
       if (res.statusCode === 200) return;
     } catch {
@@ -151,17 +165,23 @@ export interface FnPinnerProcess extends ServerProcess {
   certDir: string;
 }
 
-/** `fn-pinner serve` with the given flags (host, port and cert dir are added); `nodeArgs` e.g. --cpu-prof. */
-export async function startFnPinner(flags: string[], nodeArgs: string[] = []): Promise<FnPinnerProcess> {
+/**
+ * `fn-pinner serve` with the given flags (host, port and cert dir are added); `nodeArgs` e.g. --cpu-prof.
+ * `entry` is the CLI entry point: by default the source under tsx, or e.g. bin/fn-pinner.js (compiled dist/).
+ */
+export async function startFnPinner(
+  flags: string[],
+  opts: { nodeArgs?: string[]; entry?: string } = {},
+): Promise<FnPinnerProcess> {
   const certDir = mkdtempSync(join(tmpdir(), 'fn-pinner-bench-certs-'));
   const home = mkdtempSync(join(tmpdir(), 'fn-pinner-bench-home-'));
   const caPem = (): string => readFileSync(join(certDir, 'ca.crt'), 'utf8');
   try {
     const server = await startChild(
       'fn-pinner',
-      CLI_ENTRY,
+      opts.entry ?? CLI_ENTRY,
       (port) => ['serve', '--host', '127.0.0.1', '--port', String(port), '--cert-dir', certDir, ...flags],
-      { env: { HOME: home }, caPem, nodeArgs },
+      { env: { HOME: home }, caPem, nodeArgs: opts.nodeArgs ?? [] },
     );
     return {
       ...server,

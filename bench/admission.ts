@@ -9,12 +9,13 @@
  *
  *   npm run bench:admission
  *   FN_PINNER_BENCH_CPU_PROF=/tmp/prof npm run bench:admission     (fn-pinner runs with --cpu-prof)
+ *   FN_PINNER_BENCH_ENTRY=bin/fn-pinner.js npm run bench:admission  (compiled dist/ instead of src/ under tsx)
  */
 import { randomUUID } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
@@ -26,9 +27,17 @@ import { imagePusher } from '../test/support/images.js';
 import type { PushedImage } from '../test/support/images.js';
 import { startRegistry } from '../test/support/registry.js';
 import type { TestRegistry } from '../test/support/registry.js';
-import { COMMAND_PREFIX, PULL_SECRET, admissionReview, functionPod, reviewTemplate } from './admission-review.js';
+import {
+  COMMAND_PREFIX,
+  PULL_SECRET,
+  admissionReview,
+  functionPod,
+  reviewTemplate,
+} from './admission-review.js';
 import { startBare, startFnPinner } from './admission-servers.js';
 import type { FnPinnerProcess, ServerProcess } from './admission-servers.js';
+import { startFakeKube } from './fake-kube.js';
+import type { FakeKube } from './fake-kube.js';
 import { autocannonOptions, runAutocannon, runPaced } from './load.js';
 import type { AutocannonLoad, LoadRun, PacedLoad, Target } from './load.js';
 import { check, median, ms, table } from './stats.js';
@@ -73,11 +82,18 @@ interface Fixture {
   catalogImage: string;
   privateImage: string;
   authFile: string;
+  kube: FakeKube;
 }
 
 async function startRegistries(): Promise<Fixture> {
-  const [catalog, privateReg] = await Promise.all([startRegistry('plain'), startRegistry('basic')]);
-  const fn = await imagePusher(catalog).pushImage('catalog/set-namespace', 'v0.4', { entrypoint: ENTRYPOINT });
+  const [catalog, privateReg, kube] = await Promise.all([
+    startRegistry('plain'),
+    startRegistry('basic'),
+    startFakeKube(),
+  ]);
+  const fn = await imagePusher(catalog).pushImage('catalog/set-namespace', 'v0.4', {
+    entrypoint: ENTRYPOINT,
+  });
   const privateFn = await imagePusher(privateReg).pushImage('team/fn', 'v1', {
     entrypoint: PRIVATE_ENTRYPOINT,
     cmd: PRIVATE_CMD,
@@ -90,6 +106,7 @@ async function startRegistries(): Promise<Fixture> {
     catalogImage: `${catalog.host}/catalog/set-namespace:v0.4`,
     privateImage: `${privateReg.host}/team/fn:v1`,
     authFile: writeDockerConfig({ [privateReg.host]: [privateReg.username, privateReg.password] }),
+    kube,
   };
 }
 
@@ -108,6 +125,8 @@ function serveFlags(f: Fixture): string[] {
     f.authFile,
     '--command-prefix',
     JSON.stringify(COMMAND_PREFIX),
+    '--kubeconfig',
+    f.kube.kubeconfigPath,
   ];
 }
 
@@ -338,7 +357,17 @@ function rateSection(runs: Runs): { markdown: string; p99: number; p99Burst: num
   const paced = (r: LoadRun): string =>
     `${ms(r.p99FromSchedule ?? Number.NaN)} (lag ≤ ${ms(r.maxLagMs ?? Number.NaN)})`;
   const ac = (r: LoadRun): string => `ac p99 ${r.acP99} ms`;
-  const head = ['server', 'rate', 'p50', 'p99', 'p99 median', 'max', 'note', 'server CPU / review', 'server cores'];
+  const head = [
+    'server',
+    'rate',
+    'p50',
+    'p99',
+    'p99 median',
+    'max',
+    'note',
+    'server CPU / review',
+    'server cores',
+  ];
   const markdown = [
     `## 2. Fixed rate: ${PACED_LOAD.rate.toLocaleString('en')} reviews/s`,
     '',
@@ -349,10 +378,7 @@ function rateSection(runs: Runs): { markdown: string; p99: number; p99Burst: num
       'full answer; "note" gives p99 measured from the scheduled send time instead (it includes the ' +
       "client's timer lag, shown as the worst lag).",
     '',
-    table(head, [
-      row('**fn-pinner**', runs.paced.fn, paced),
-      row('bare node:https', runs.paced.bare, paced),
-    ]),
+    table(head, [row('**fn-pinner**', runs.paced.fn, paced), row('bare node:https', runs.paced.bare, paced)]),
     '',
     `**autocannon \`overallRate: ${RATE_LOAD.overallRate}\`**, ${RATE_LOAD.connections} connections, ` +
       `${RATE_LOAD.seconds} s per run. autocannon 9 rate-limits per connection per second: each connection ` +
@@ -360,10 +386,7 @@ function rateSection(runs: Runs): { markdown: string; p99: number; p99Burst: num
       `of every second and then idles, so this measures bursts at ${RATE_LOAD.connections} concurrent ` +
       'reviews (closed loop), not a steady 1,000/s; shown because it is the usual autocannon recipe.',
     '',
-    table(head, [
-      row('**fn-pinner**', runs.rate.fn, ac),
-      row('bare node:https', runs.rate.bare, ac),
-    ]),
+    table(head, [row('**fn-pinner**', runs.rate.fn, ac), row('bare node:https', runs.rate.bare, ac)]),
     '',
     `- **fn-pinner p99 at a paced ${PACED_LOAD.rate.toLocaleString('en')}/s: ${ms(p99)}** (goal < ` +
       `${GOAL_P99_MS} ms) ${check(p99 < GOAL_P99_MS)}; bare ${ms(med(runs.paced.bare, (r) => r.p99))}.`,
@@ -394,7 +417,13 @@ function loadChecks(runs: Runs, checks: Checks): LoadRun[] {
   return all;
 }
 
-function commandsSection(f: Fixture, fnPinner: FnPinnerProcess, bare: ServerProcess, fn: Target): string {
+function commandsSection(
+  f: Fixture,
+  servers: { fnPinner: FnPinnerProcess; bare: ServerProcess; entry: string | undefined },
+  fn: Target,
+): string {
+  const { fnPinner, bare, entry } = servers;
+  const launcher = entry ? `node ${entry}` : 'tsx test/support/cli-entry.ts';
   const flags = serveFlags(f)
     .map((a) => (a.startsWith('--') ? a : `'${a}'`))
     .join(' ')
@@ -418,10 +447,11 @@ function commandsSection(f: Fixture, fnPinner: FnPinnerProcess, bare: ServerProc
     'npm run bench:admission        # tsx bench/admission.ts',
     '```',
     '',
-    `- fn-pinner (from source, in its own process; stdout with one decision line per review goes to /dev/null):`,
+    `- fn-pinner (${entry ? 'compiled' : 'from source'}, in its own process; stdout, one decision line per ` +
+      'review at the default log level info, goes to /dev/null):',
     '',
     '```sh',
-    `NODE_ENV=production tsx test/support/cli-entry.ts serve --host 127.0.0.1 --port ${new URL(fnPinner.url).port} \\`,
+    `NODE_ENV=production ${launcher} serve --host 127.0.0.1 --port ${new URL(fnPinner.url).port} \\`,
     `    --cert-dir <tmp> ${flags}`,
     '```',
     '',
@@ -432,6 +462,9 @@ function commandsSection(f: Fixture, fnPinner: FnPinnerProcess, bare: ServerProc
       `${JSON.stringify(ENTRYPOINT)}) and htpasswd (\`${f.privateImage}\`, Entrypoint ` +
       `${JSON.stringify(PRIVATE_ENTRYPOINT)}, Cmd ${JSON.stringify(PRIVATE_CMD)}). Each image is resolved ` +
       'once before the load, so every measured review is a cache hit (tag TTL 300 s > run time).',
+    '- Kubernetes API: bench/fake-kube.ts, just the Secret GET/POST/PUT the pull-secret sync needs ' +
+      '(plain HTTP on 127.0.0.1); `/readyz` turns 200 once the Secret is synced, so the sync never runs ' +
+      'inside a measured review (only its 20 s resync GET runs in the background).',
     `- Review: a Porch function pod as the API server sends it after defaulting (one container, probes, ` +
       `projected service-account volume, tolerations), ${Buffer.byteLength(fn.template)} bytes; a fresh ` +
       'uid per review.',
@@ -466,6 +499,7 @@ async function main(): Promise<void> {
   const checks: Checks = [];
   const profDir = process.env.FN_PINNER_BENCH_CPU_PROF;
   const nodeArgs = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
+  const entry = process.env.FN_PINNER_BENCH_ENTRY;
   const scratch = mkdtempSync(join(tmpdir(), 'fn-pinner-bench-admission-'));
   progress('starting registries and pushing images');
   const f = await startRegistries();
@@ -473,7 +507,7 @@ async function main(): Promise<void> {
   let bare: ServerProcess | undefined;
   try {
     progress(`starting fn-pinner serve${profDir ? ` with --cpu-prof into ${profDir}` : ''}`);
-    fnPinner = await startFnPinner(serveFlags(f), nodeArgs);
+    fnPinner = await startFnPinner(serveFlags(f), { nodeArgs, ...(entry ? { entry: resolve(entry) } : {}) });
     const catalogExpect: Expected = {
       image: f.catalogImage,
       pinned: `${f.catalogImage}@${f.fn.digest}`,
@@ -489,10 +523,21 @@ async function main(): Promise<void> {
       pullSecrets: ['porch-fn-default', PULL_SECRET],
     };
     await admitOnce(fnPinner, catalogExpect, checks, 'fn-pinner, catalog image, cold');
-    const { patch, answer } = await admitOnce(fnPinner, catalogExpect, checks, 'fn-pinner, catalog image, warm');
+    const { patch, answer } = await admitOnce(
+      fnPinner,
+      catalogExpect,
+      checks,
+      'fn-pinner, catalog image, warm',
+    );
     await admitOnce(fnPinner, privateExpect, checks, 'fn-pinner, custom registry, cold');
     const priv = await admitOnce(fnPinner, privateExpect, checks, 'fn-pinner, custom registry, warm');
 
+    const created = f.kube.requests.filter((r) => r.method === 'POST' && r.status === 201).length;
+    checks.push([
+      `pull secret porch-fn-system/${PULL_SECRET} created in the fake Kubernetes API before /readyz turned 200 ` +
+        `(${created} POST)`,
+      created === 1,
+    ]);
     const bodyFile = join(scratch, 'answer.json');
     writeFileSync(bodyFile, answer.text);
     progress('starting the bare node:https server');
@@ -503,7 +548,11 @@ async function main(): Promise<void> {
       bareAnswer.status === 200 && bareAnswer.text === answer.text,
     ]);
 
-    const fnTarget: Target = { server: fnPinner, template: reviewTemplate(f.catalogImage), verify: verifier(patch) };
+    const fnTarget: Target = {
+      server: fnPinner,
+      template: reviewTemplate(f.catalogImage),
+      verify: verifier(patch),
+    };
     const bareTarget: Target = { server: bare, template: fnTarget.template, verify: fnTarget.verify };
     const privTarget: Target = {
       server: fnPinner,
@@ -552,7 +601,8 @@ async function main(): Promise<void> {
         (quiet('git', ['status', '--porcelain', '--', 'src']) ? ' (src/ modified)' : ''),
       `- node ${process.version}; nproc ${quiet('nproc', [])}, ${cpu.length} × ` +
         `${cpu[0]?.model.trim() ?? 'unknown CPU'}; load average ${loadAtStart} at start, ${load()} at end`,
-      `- servers run with NODE_ENV=production under tsx (esbuild-transpiled src/)${profDir ? '; fn-pinner with --cpu-prof (slower)' : ''}`,
+      `- servers run with NODE_ENV=production; fn-pinner ${entry ? `from \`${entry}\` (plain node)` : 'from src/ under tsx'}` +
+        (profDir ? ', with --cpu-prof (slower)' : ''),
       '',
       '## Summary',
       '',
@@ -574,7 +624,11 @@ async function main(): Promise<void> {
             `${ms(rate.p99Burst)} (bare ${ms(med(runs.rate.bare, (r) => r.p99))})`,
             check(rate.p99Burst < GOAL_P99_MS),
           ],
-          ['correctness checks', `${checks.length - failures.length}/${checks.length}`, check(failures.length === 0)],
+          [
+            'correctness checks',
+            `${checks.length - failures.length}/${checks.length}`,
+            check(failures.length === 0),
+          ],
         ],
       ),
       '',
@@ -586,7 +640,7 @@ async function main(): Promise<void> {
       '',
       ...checks.map(([what, ok]) => `- ${check(ok)} ${what}`),
       '',
-      commandsSection(f, fnPinner, bare, fnTarget),
+      commandsSection(f, { fnPinner, bare, entry }, fnTarget),
       `Total run time ${ms(performance.now() - started)}.`,
       '',
     ].join('\n');
@@ -601,7 +655,7 @@ async function main(): Promise<void> {
   } finally {
     await bare?.stop();
     await fnPinner?.stop();
-    await Promise.all([f.catalog.stop(), f.privateReg.stop()]);
+    await Promise.all([f.catalog.stop(), f.privateReg.stop(), f.kube.stop()]);
     rmSync(dirname(f.authFile), { recursive: true, force: true });
     rmSync(scratch, { recursive: true, force: true });
     clearTimeout(watchdog);

@@ -33,7 +33,8 @@ const server = createServer(
     req.on('end', () => {
       const body = req.method === 'POST' ? review : ok;
       res.writeHead(200, {
-        'Content-Type': req.method === 'POST' ? 'application/json; charset=utf-8' : 'text/plain; charset=utf-8',
+        'Content-Type':
+          req.method === 'POST' ? 'application/json; charset=utf-8' : 'text/plain; charset=utf-8',
         'Content-Length': body.length,
       });
       res.end(body);

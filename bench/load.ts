@@ -166,7 +166,7 @@ export async function runPaced(t: Target, load: PacedLoad): Promise<LoadRun> {
     let maxLagMs = 0;
     const before = cpuNow(t.server);
     const start = performance.now();
-    for (let i = 0; i < total; ) {
+    for (let i = 0; i < total;) {
       const now = performance.now();
       const due = Math.min(total, Math.floor((now - start) / interval) + 1);
       if (due > i) maxLagMs = Math.max(maxLagMs, now - (start + i * interval));

@@ -2,6 +2,7 @@ import type { ServeConfig } from './config.js';
 import type { Logger } from './logging.js';
 import type { Metrics } from './metrics.js';
 import { createSecretApi, createWebhookConfigApi, loadKubeConfig } from './secrets/kube.js';
+import type { SecretApi, WebhookConfigApi } from './secrets/kube.js';
 import { PullSecretSync } from './secrets/sync.js';
 import { caBundle } from './tls/serving.js';
 
@@ -13,14 +14,29 @@ export interface ClusterSide {
   stop(): void;
 }
 
-export function startClusterSide(config: ServeConfig, log: Logger, metrics: Metrics): ClusterSide {
+/** Tests may hand in their own API clients (e.g. against a test kube-apiserver, or in memory). */
+export interface ClusterApis {
+  secrets: SecretApi;
+  webhooks: WebhookConfigApi;
+}
+
+function apis(config: ServeConfig): ClusterApis {
+  const kc = loadKubeConfig(config.secrets);
+  return { secrets: createSecretApi(kc), webhooks: createWebhookConfigApi(kc) };
+}
+
+export function startClusterSide(
+  config: ServeConfig,
+  deps: { log: Logger; metrics: Metrics; apis?: ClusterApis },
+): ClusterSide {
+  const { log, metrics } = deps;
   const needsApi = config.auth.enablePrivateRegistries || config.server.webhookConfigName !== undefined;
   if (!needsApi) return { sync: undefined, publishCa: () => Promise.resolve(), stop: () => undefined };
-  const kc = loadKubeConfig({ kubeconfig: config.secrets.kubeconfig });
+  const { secrets, webhooks } = deps.apis ?? apis(config);
   let sync: PullSecretSync | undefined;
   if (config.auth.enablePrivateRegistries) {
     sync = new PullSecretSync({
-      api: createSecretApi(kc),
+      api: secrets,
       sourcePath: config.auth.registryAuthSecretPath,
       name: config.admission.mutation.pullSecret?.name ?? 'auth-secret',
       namespaces: config.secrets.podNamespaces,
@@ -30,7 +46,6 @@ export function startClusterSide(config: ServeConfig, log: Logger, metrics: Metr
     });
     sync.start();
   }
-  const webhooks = createWebhookConfigApi(kc);
   const name = config.server.webhookConfigName;
   return {
     sync,

@@ -323,7 +323,7 @@ export interface ServeConfig extends AdmissionConfig {
     serviceNamespace: string;
     webhookConfigName: string | undefined;
   };
-  secrets: { podNamespaces: string[]; resyncMs: number; kubeconfig: string | undefined };
+  secrets: { podNamespaces: string[]; resyncMs: number; kubeconfig: string | undefined; inCluster: boolean };
 }
 
 export function loadServeConfig(opts: RawOptions, env: NodeJS.ProcessEnv): ServeConfig {
@@ -348,6 +348,7 @@ export function loadServeConfig(opts: RawOptions, env: NodeJS.ProcessEnv): Serve
     podNamespaces: listOf(ctx, 'podNamespace'),
     resyncMs: numberOf(ctx, 'secretResync', { min: 1 }) * 1000,
     kubeconfig: stringOf(ctx, 'kubeconfig') || undefined,
+    inCluster: Boolean(env.KUBERNETES_SERVICE_HOST),
   };
   ctx.problems.throwIfAny();
   return { ...config, server, secrets };

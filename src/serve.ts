@@ -2,6 +2,7 @@ import { collectDefaultMetrics } from 'prom-client';
 
 import { createAdmissionEndpoint } from './admission/endpoint.js';
 import { startClusterSide } from './cluster.js';
+import type { ClusterApis } from './cluster.js';
 import { createResolverStack } from './compose.js';
 import type { ServeConfig } from './config.js';
 import type { Logger } from './logging.js';
@@ -21,7 +22,11 @@ export interface RunningWebhook {
 }
 
 /** Composition root of `fn-pinner serve`: certificates → resolver → admission → HTTPS. */
-export async function startWebhook(config: ServeConfig, log: Logger): Promise<RunningWebhook> {
+export async function startWebhook(
+  config: ServeConfig,
+  log: Logger,
+  overrides: { apis?: ClusterApis } = {},
+): Promise<RunningWebhook> {
   const metrics = createMetrics();
   collectDefaultMetrics({ register: metrics.registry });
   const certs = new ServingCertManager({
@@ -32,7 +37,7 @@ export async function startWebhook(config: ServeConfig, log: Logger): Promise<Ru
     log,
   });
   const stack = createResolverStack(config, log, metrics);
-  const cluster = startClusterSide(config, log, metrics);
+  const cluster = startClusterSide(config, { log, metrics, ...overrides });
   const endpoint = createAdmissionEndpoint({
     source: stack.resolver,
     options: config.admission,

@@ -254,5 +254,7 @@ export function settingsTable(): string {
       return `| \`${cell(s.flag)}\` | \`${s.env}\` | ${def} | ${where} | ${cell(s.description)} |`;
     }),
   );
-  return ['| flag | environment | default | used by | meaning |', '|---|---|---|---|---|', ...rows].join('\n');
+  return ['| flag | environment | default | used by | meaning |', '|---|---|---|---|---|', ...rows].join(
+    '\n',
+  );
 }

@@ -89,24 +89,37 @@ function toSecret(s: k8s.V1Secret): SecretObject {
 }
 
 export interface KubeClientOptions {
-  /** A kubeconfig file; without one, in-cluster config, then ~/.kube/config (client-node's default order). */
+  /** A kubeconfig file (--kubeconfig / KUBECONFIG). */
   kubeconfig?: string;
+  /** Running in a pod (KUBERNETES_SERVICE_HOST set): use the service account. */
+  inCluster: boolean;
 }
 
+/**
+ * An explicit kubeconfig wins, then in-cluster config. No silent fallback to client-node's default
+ * (http://localhost:8080), which only produces a confusing error at the first call.
+ */
 export function loadKubeConfig(opts: KubeClientOptions): k8s.KubeConfig {
   const kc = new k8s.KubeConfig();
+  const source = opts.kubeconfig ?? 'in-cluster config';
+  if (!opts.kubeconfig && !opts.inCluster) {
+    throw new FnPinnerError(
+      'BAD_CONFIG',
+      'load Kubernetes config: not running in a cluster and no --kubeconfig (or KUBECONFIG) given; private registries and --webhook-config-name need the API',
+    );
+  }
   try {
     if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
-    else kc.loadFromDefault();
+    else kc.loadFromCluster();
   } catch (err) {
     throw new FnPinnerError(
       'BAD_CONFIG',
-      `load kubeconfig ${opts.kubeconfig ?? '(default)'}: ${(err as Error).message}`,
+      `load Kubernetes config from ${source}: ${(err as Error).message}`,
       { cause: err },
     );
   }
   if (!kc.getCurrentCluster())
-    throw new FnPinnerError('BAD_CONFIG', 'load kubeconfig: no cluster (not in a cluster and no kubeconfig)');
+    throw new FnPinnerError('BAD_CONFIG', `load Kubernetes config from ${source}: no current cluster`);
   return kc;
 }
 

@@ -191,7 +191,7 @@ describe('real kube-apiserver', () => {
     expect(container.command).toEqual(['/usr/local/bin/function']);
     expect(container.args).toEqual(['--serve']);
     expect(JSON.parse(stored.body.metadata.annotations['fn-pinner.io/original-images'])).toEqual({
-      'containers/function': fnImage,
+      function: fnImage,
     });
     // The apiserver's request, as fn-pinner logged it.
     const decision = webhook.logs.find((l) => l.msg === 'admission decision' && l.pod === 'pinned');

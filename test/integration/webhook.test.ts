@@ -8,6 +8,7 @@ import { request } from 'undici';
 
 import { applyPatch } from '../../src/admission/patch.js';
 import { writeDockerConfig } from '../support/cli.js';
+import { FakeSecrets, FakeWebhookConfigs } from '../support/fake-secrets.js';
 import { imagePusher } from '../support/images.js';
 import type { PushedImage, PushedIndex } from '../support/images.js';
 import { startRegistry } from '../support/registry.js';
@@ -22,6 +23,7 @@ let webhook: TestWebhook;
 let fn: PushedImage;
 let multi: PushedIndex;
 let privateFn: PushedImage;
+const secrets = new FakeSecrets();
 
 beforeAll(async () => {
   [catalog, privateReg] = await Promise.all([startRegistry('plain'), startRegistry('basic')]);
@@ -36,15 +38,19 @@ beforeAll(async () => {
     entrypoint: ['/team'],
     cmd: ['--go'],
   });
-  webhook = await startTestWebhook({
-    insecureRegistry: [catalog.host, privateReg.host],
-    defaultRegistry: [`${catalog.host}/catalog/`],
-    enablePrivateRegistries: 'true',
-    registryAuthSecretPath: writeDockerConfig({
-      [privateReg.host]: [privateReg.username, privateReg.password],
-    }),
-    commandPrefix: '["/wrapper-server-tools/wrapper-server","--port","9446","--"]',
-  });
+  webhook = await startTestWebhook(
+    {
+      insecureRegistry: [catalog.host, privateReg.host],
+      defaultRegistry: [`${catalog.host}/catalog/`],
+      enablePrivateRegistries: 'true',
+      registryAuthSecretPath: writeDockerConfig({
+        [privateReg.host]: [privateReg.username, privateReg.password],
+      }),
+      commandPrefix: '["/wrapper-server-tools/wrapper-server","--port","9446","--"]',
+    },
+    // The Secret's life in a real API server is the e2e suite's business; here it is kept in memory.
+    { apis: { secrets, webhooks: new FakeWebhookConfigs() } },
+  );
 });
 
 afterAll(async () => {
@@ -117,6 +123,7 @@ describe('fn-pinner serve: admission over HTTPS', () => {
       },
     ]);
     expect(out.spec.imagePullSecrets).toEqual([{ name: 'existing' }, { name: 'auth-secret' }]);
+    expect(secrets.store.get('porch-fn-system/auth-secret')?.type).toBe('kubernetes.io/dockerconfigjson');
     expect(JSON.parse(out.metadata.annotations['fn-pinner.io/original-images'])).toEqual({
       function: `${privateReg.host}/team/fn:v1`,
       catalog: `${catalog.host}/catalog/set-namespace:v0.4`,

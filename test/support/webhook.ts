@@ -8,6 +8,7 @@ import { Agent, request } from 'undici';
 import { loadServeConfig } from '../../src/config.js';
 import type { RawOptions } from '../../src/config.js';
 import { createLogger } from '../../src/logging.js';
+import type { ClusterApis } from '../../src/cluster.js';
 import { startWebhook } from '../../src/serve.js';
 import type { RunningWebhook } from '../../src/serve.js';
 
@@ -22,7 +23,10 @@ export interface TestWebhook extends RunningWebhook {
 }
 
 /** `fn-pinner serve` in-process on 127.0.0.1 with a fresh cert dir; flags as the CLI would pass them. */
-export async function startTestWebhook(opts: RawOptions = {}): Promise<TestWebhook> {
+export async function startTestWebhook(
+  opts: RawOptions = {},
+  overrides: { apis?: ClusterApis } = {},
+): Promise<TestWebhook> {
   const certDir = mkdtempSync(join(tmpdir(), 'fn-pinner-certs-'));
   const config = loadServeConfig(
     { host: '127.0.0.1', port: '0', certDir, logLevel: 'info', ...opts },
@@ -35,7 +39,7 @@ export async function startTestWebhook(opts: RawOptions = {}): Promise<TestWebho
       cb();
     },
   });
-  const webhook = await startWebhook(config, createLogger(config.logging, sink));
+  const webhook = await startWebhook(config, createLogger(config.logging, sink), overrides);
   const dispatcher = new Agent({ connect: { ca: webhook.caPem } });
   const url = `https://127.0.0.1:${webhook.port}`;
   return {

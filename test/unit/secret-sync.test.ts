@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createLogger } from '../../src/logging.js';
 import { createMetrics } from '../../src/metrics.js';
 import { KubeApiError } from '../../src/secrets/kube.js';
-import type { SecretApi, SecretObject } from '../../src/secrets/kube.js';
+import { FakeSecrets } from '../support/fake-secrets.js';
 import { reconcileSecret } from '../../src/secrets/reconcile.js';
 import { PullSecretSync } from '../../src/secrets/sync.js';
 
@@ -14,58 +14,6 @@ const CONFIG = Buffer.from(
   JSON.stringify({ auths: { 'r.example.com': { auth: Buffer.from('u:p').toString('base64') } } }),
 );
 const b64 = (b: Buffer): string => b.toString('base64');
-
-/** An in-memory Secret store with the API server's optimistic-concurrency rules; faults can be queued. */
-class FakeSecrets implements SecretApi {
-  store = new Map<string, SecretObject>();
-  rv = 1;
-  calls: string[] = [];
-  /** Run before the next matching call: lets a test play another replica writing in between. */
-  before: Array<{ op: string; run: () => void }> = [];
-  failures: Array<{ op: string; error: Error }> = [];
-
-  private hook(op: string): void {
-    this.calls.push(op);
-    const i = this.before.findIndex((b) => b.op === op);
-    if (i >= 0) this.before.splice(i, 1)[0]!.run();
-    const f = this.failures.findIndex((x) => x.op === op);
-    if (f >= 0) throw this.failures.splice(f, 1)[0]!.error;
-  }
-
-  put(s: SecretObject): SecretObject {
-    const stored = structuredClone({ ...s, metadata: { ...s.metadata, resourceVersion: String(this.rv++) } });
-    this.store.set(`${s.metadata.namespace}/${s.metadata.name}`, stored);
-    return stored;
-  }
-
-  async read(ns: string, name: string): Promise<SecretObject | undefined> {
-    this.hook('read');
-    const s = this.store.get(`${ns}/${name}`);
-    return s && structuredClone(s);
-  }
-
-  async create(s: SecretObject): Promise<SecretObject> {
-    this.hook('create');
-    if (this.store.has(`${s.metadata.namespace}/${s.metadata.name}`))
-      throw new KubeApiError('create: 409 AlreadyExists', 'AlreadyExists', 409, undefined);
-    return this.put(s);
-  }
-
-  async replace(s: SecretObject): Promise<SecretObject> {
-    this.hook('replace');
-    const cur = this.store.get(`${s.metadata.namespace}/${s.metadata.name}`);
-    if (!cur || cur.metadata.resourceVersion !== s.metadata.resourceVersion)
-      throw new KubeApiError('update: 409 Conflict', 'Conflict', 409, undefined);
-    if (cur.type !== s.type)
-      throw new KubeApiError('update: 422 Invalid: type is immutable', 'Invalid', 422, undefined);
-    return this.put(s);
-  }
-
-  async delete(ns: string, name: string): Promise<void> {
-    this.hook('delete');
-    this.store.delete(`${ns}/${name}`);
-  }
-}
 
 const target = { namespace: 'fns', name: 'auth-secret', content: CONFIG };
 
