@@ -3,26 +3,31 @@ import type { DestinationStream, Logger } from 'pino';
 
 export type { Logger } from 'pino';
 
-/** Paths that may carry credentials; pino replaces them with "[Redacted]" wherever they appear. */
+/**
+ * Where credentials could appear in what we log; pino replaces them with "[Redacted]". Exact paths only:
+ * wildcard paths (`*.password`) cost ~20 µs per log line on the admission hot path, exact ones ~0.2 µs
+ * (docs/benchmarks.md). Code never logs credential objects anyway (Credential serialises without its
+ * secrets); this is the safety net for the shapes we do log: errors, requests, credentials, Secrets.
+ */
 export const REDACT_PATHS = [
   'password',
-  '*.password',
   'auth',
-  '*.auth',
   'token',
-  '*.token',
-  'identitytoken',
-  '*.identitytoken',
-  '*.identityToken',
-  '*.registryToken',
   'authorization',
-  '*.authorization',
+  'identitytoken',
+  'identityToken',
+  'registryToken',
   'headers.authorization',
-  '*.headers.authorization',
-  '*.dockerconfigjson',
-  '*[".dockerconfigjson"]',
+  'req.headers.authorization',
+  'request.headers.authorization',
+  'err.headers.authorization',
+  'credential.password',
+  'credential.identityToken',
+  'credential.registryToken',
   'data',
-  '*.data',
+  'secret.data',
+  '["dockerconfigjson"]',
+  '[".dockerconfigjson"]',
 ];
 
 export interface LoggingOptions {

@@ -5,7 +5,13 @@ import type { Platform, RegistryOptions, ResolverOptions } from '../options.js';
 import { formatPlatform, platformMatches } from '../reference/platform.js';
 import { ImageReference } from '../reference/reference.js';
 import { parseImageConfig } from '../registry/index.js';
-import type { CallContext, ImageConfig, ManifestResult, RegistryClient } from '../registry/index.js';
+import type {
+  CallContext,
+  ImageConfig,
+  IndexChild,
+  ManifestResult,
+  RegistryClient,
+} from '../registry/index.js';
 import { SingleFlight } from '../util/singleflight.js';
 import type { MetadataCache } from './cache.js';
 
@@ -70,6 +76,11 @@ export class ImageResolver {
     const started = performance.now();
     const ref = typeof image === 'string' ? ImageReference.parse(image) : image;
     const platform = opts.platform ?? this.deps.options.platform;
+    const hit = this.fromCache(ref, platform);
+    if (hit) {
+      this.observe(started, 'hit', 'ok');
+      return hit;
+    }
     const key = `${ref.canonical}|${formatPlatform(platform)}`;
     const joinsBefore = this.flights.joins;
     const flight = this.flights.run(key, () => this.resolveOnce(ref, platform));
@@ -89,17 +100,42 @@ export class ImageResolver {
   private observe(started: number, cache: CacheOutcome, outcome: string): void {
     this.deps.metrics.resolutions.inc({ outcome });
     this.deps.metrics.resolutionSeconds.observe({ cache }, (performance.now() - started) / 1000);
+    // Sizes only change when something was fetched.
+    if (cache === 'hit') return;
     const sizes = this.deps.cache.sizes();
     for (const [tier, n] of Object.entries(sizes)) this.deps.metrics.cacheEntries.set({ tier }, n);
   }
 
+  /**
+   * The hot path: everything cached and the tag fresh. Answered synchronously, without a flight, a
+   * deadline timer or a chain of awaits; anything missing falls through to resolveOnce().
+   */
+  private fromCache(ref: ImageReference, platform: Platform): Resolution | undefined {
+    const { cache, metrics } = this.deps;
+    let digest = ref.digest;
+    if (!digest) {
+      const state = cache.tag(`${ref.name}:${ref.identifier}`);
+      if (!state?.fresh) return undefined;
+      digest = state.digest;
+    }
+    const top = cache.manifest(`${ref.name}@${digest}`);
+    if (!top) return undefined;
+    const match = top.manifest.kind === 'index' ? choose(top.manifest.children, platform) : undefined;
+    const child = match ? cache.manifest(`${ref.name}@${match.digest}`) : top;
+    if (child?.manifest.kind !== 'image') return undefined;
+    const config = cache.config(`${ref.name}@${child.manifest.configDigest}`);
+    if (!config) return undefined;
+    if (!ref.digest) metrics.cacheLookups.inc({ tier: 'tag', result: 'hit' });
+    metrics.cacheLookups.inc({ tier: 'config', result: 'hit' });
+    return {
+      metadata: buildMetadata(ref, { top, child, chosen: match?.platform, config, platform }),
+      cache: 'hit',
+    };
+  }
+
   private async resolveOnce(ref: ImageReference, platform: Platform): Promise<Resolution> {
     const { deadlineMs } = this.deps.options;
-    const ctx: CallContext = {
-      signal: AbortSignal.timeout(deadlineMs),
-      deadline: Date.now() + deadlineMs,
-      what: `resolve ${ref.original}`,
-    };
+    const ctx = lazyContext(`resolve ${ref.original}`, deadlineMs);
     const work: Work = { ref, platform, ctx, outcome: 'hit' };
     const top = await this.topManifest(work);
     const { child, chosen } = await this.platformManifest(work, top);
@@ -107,20 +143,7 @@ export class ImageResolver {
       throw new FnPinnerError('BAD_MANIFEST', `${ctx.what}: index ${child.digest} points at another index`);
     }
     const config = await this.config(work, child.manifest.configDigest);
-    const metadata: ImageMetadata = {
-      image: ref.original,
-      digest: top.digest,
-      resolved: ref.pin(top.digest),
-      mediaType: top.mediaType,
-      platform: chosen ?? config.platform ?? platform,
-      manifestDigest: child.digest,
-      entrypoint: config.entrypoint,
-      cmd: config.cmd,
-      platforms:
-        top.manifest.kind === 'index'
-          ? top.manifest.children.flatMap((c) => (c.platform ? [c.platform] : []))
-          : undefined,
-    };
+    const metadata = buildMetadata(ref, { top, child, chosen, config, platform });
     return { metadata, cache: work.outcome };
   }
 
@@ -169,10 +192,7 @@ export class ImageResolver {
   ): Promise<{ child: ManifestResult; chosen: Platform | undefined }> {
     if (top.manifest.kind === 'image') return { child: top, chosen: undefined };
     const children = top.manifest.children;
-    // A child without a platform is treated as linux/amd64, as go-containerregistry does.
-    const match = children.find((c) =>
-      platformMatches(work.platform, c.platform ?? { os: 'linux', architecture: 'amd64' }),
-    );
+    const match = choose(children, work.platform);
     if (!match) {
       const offered = children.map((c) => (c.platform ? formatPlatform(c.platform) : 'unknown')).join(', ');
       throw new FnPinnerError(
@@ -201,6 +221,54 @@ export class ImageResolver {
       return config;
     });
   }
+}
+
+/** A child without a platform is treated as linux/amd64, as go-containerregistry does. */
+function choose(children: IndexChild[], platform: Platform): IndexChild | undefined {
+  return children.find((c) =>
+    platformMatches(platform, c.platform ?? { os: 'linux', architecture: 'amd64' }),
+  );
+}
+
+function buildMetadata(
+  ref: ImageReference,
+  parts: {
+    top: ManifestResult;
+    child: ManifestResult;
+    chosen: Platform | undefined;
+    config: ImageConfig;
+    platform: Platform;
+  },
+): ImageMetadata {
+  const { top, child, chosen, config, platform } = parts;
+  return {
+    image: ref.original,
+    digest: top.digest,
+    resolved: ref.pin(top.digest),
+    mediaType: top.mediaType,
+    platform: chosen ?? config.platform ?? platform,
+    manifestDigest: child.digest,
+    entrypoint: config.entrypoint,
+    cmd: config.cmd,
+    platforms:
+      top.manifest.kind === 'index'
+        ? top.manifest.children.flatMap((c) => (c.platform ? [c.platform] : []))
+        : undefined,
+  };
+}
+
+/** The deadline's AbortSignal (a timer) is only created when a registry call actually needs it. */
+function lazyContext(what: string, deadlineMs: number): CallContext {
+  const deadline = Date.now() + deadlineMs;
+  let signal: AbortSignal | undefined;
+  return {
+    what,
+    deadline,
+    get signal(): AbortSignal {
+      signal ??= AbortSignal.timeout(Math.max(1, deadline - Date.now()));
+      return signal;
+    },
+  };
 }
 
 function relabel(result: Resolution, ref: ImageReference): Resolution {

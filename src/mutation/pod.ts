@@ -6,7 +6,7 @@ import { isDefaultRegistryImage } from '../registry/auth/routing.js';
 import { hasCommand, planCommand } from './command.js';
 import { PlatformCheck } from './multiarch.js';
 import { podPlatform } from './platform.js';
-import type { Container, ContainerList, Pod } from './types.js';
+import type { Container, ContainerList, Pod, PodSpec } from './types.js';
 import { CONTAINER_LISTS, ORIGINAL_IMAGES_ANNOTATION } from './types.js';
 
 /** Anything that resolves images: the cached ImageResolver in production, a fake in unit tests. */
@@ -83,7 +83,7 @@ export async function mutatePod(
   source: MetadataSource,
   opts: MutationOptions,
 ): Promise<MutationResult> {
-  const pod = structuredClone(original);
+  const pod = cloneForMutation(original);
   const { platform, fixed } = podPlatform(pod, opts.defaultPlatform);
   const all = targets(pod);
   const work = all.filter((t) => !t.ref.digest || t.needsCommand);
@@ -112,17 +112,41 @@ export async function mutatePod(
   return result;
 }
 
+/**
+ * A copy-on-write clone: the containers, the pull-secret list and the annotations (everything mutatePod
+ * writes) are copied; untouched subtrees are shared with the original, which is never modified. A full
+ * structuredClone of a pod costs more than the rest of a cache-hit review.
+ */
+function cloneForMutation(original: Pod): Pod {
+  const pod: Pod = { ...original };
+  if (original.metadata) {
+    const annotations = original.metadata.annotations;
+    pod.metadata = { ...original.metadata, ...(annotations ? { annotations: { ...annotations } } : {}) };
+  }
+  if (original.spec) {
+    const spec: PodSpec = { ...original.spec };
+    for (const list of CONTAINER_LISTS) {
+      const containers = original.spec[list];
+      if (containers) spec[list] = containers.map((c) => ({ ...c }));
+    }
+    if (original.spec.imagePullSecrets) spec.imagePullSecrets = [...original.spec.imagePullSecrets];
+    pod.spec = spec;
+  }
+  return pod;
+}
+
 async function resolveDistinct(
   work: Target[],
   source: MetadataSource,
   platform: Platform,
 ): Promise<Map<string, Resolution>> {
-  const images = [...new Set(work.map((t) => t.ref.original))];
+  // One entry per distinct image as written; the reference already parsed is passed on, not re-parsed.
+  const refs = new Map(work.map((t) => [t.ref.original, t.ref]));
   const owners = new Map(work.map((t) => [t.ref.original, t.container.name]));
   const resolved = await Promise.all(
-    images.map(async (image) => {
+    [...refs].map(async ([image, ref]) => {
       try {
-        return [image, await source.resolve(image, { platform })] as const;
+        return [image, await source.resolve(ref, { platform })] as const;
       } catch (err) {
         const e = toFnPinnerError(err, `resolve ${image}`);
         throw new FnPinnerError(e.code, `container "${owners.get(image)}": ${e.message}`, {

@@ -51,7 +51,7 @@ export class PullSecretSync {
     this.watcher = watch(dirname(this.opts.sourcePath), () => {
       clearTimeout(this.debounce);
       // A kubelet swap is a burst of events; sync once it settles.
-      this.debounce = setTimeout(() => this.trigger('file changed'), 200);
+      this.debounce = setTimeout(() => this.trigger('file changed', { fresh: true }), 200);
     });
     this.watcher.on('error', (err) =>
       this.opts.log.warn({ err: err.message }, 'watching the Docker config folder failed; relying on resync'),
@@ -102,8 +102,18 @@ export class PullSecretSync {
     }
   }
 
-  private trigger(why: string): void {
-    this.syncNow().catch((err: unknown) =>
+  /**
+   * `fresh`: a sync already in flight may have read the file before it changed, and joining it would lose
+   * the change until the next resync; let it finish, then sync again.
+   */
+  private trigger(why: string, { fresh = false } = {}): void {
+    const run =
+      fresh && this.flight.size > 0
+        ? this.syncNow()
+            .catch(() => undefined)
+            .then(() => this.syncNow())
+        : this.syncNow();
+    run.catch((err: unknown) =>
       this.opts.log.error({ err: (err as Error).message, trigger: why }, 'pull secret sync failed'),
     );
   }

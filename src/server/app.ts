@@ -1,8 +1,11 @@
+import type { RequestListener } from 'node:http';
+
 import express from 'express';
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { RequestHandler, Response } from 'express';
 import type { ErrorCode } from '../errors.js';
 import type { Logger } from '../logging.js';
 import type { Metrics } from '../metrics.js';
+import { createMutateHandler } from './mutate-handler.js';
 import type { AdmissionEndpoint, Readiness } from './types.js';
 
 /**
@@ -31,22 +34,30 @@ export interface AppDeps {
 /** Route labels are a fixed set, so requests for random paths cannot grow the metric's cardinality. */
 const ROUTES = new Set([MUTATE_PATH, '/healthz', '/readyz', '/metrics']);
 
-export function createApp(deps: AppDeps): express.Express {
+/** POST /mutate goes to the lean handler; every other request goes to express. */
+export function createApp(deps: AppDeps): RequestListener {
   const limit = deps.bodyLimitBytes ?? MAX_ADMISSION_BODY_BYTES;
+  const mutate = createMutateHandler({
+    endpoint: deps.endpoint,
+    metrics: deps.metrics,
+    log: deps.log,
+    limit,
+  });
+  const app = createExpressApp(deps);
+  return (req, res) => {
+    const url = req.url ?? '';
+    const isMutate = url === MUTATE_PATH || url.startsWith(`${MUTATE_PATH}?`);
+    if (isMutate && req.method === 'POST') mutate(req, res);
+    else app(req, res);
+  };
+}
+
+function createExpressApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
   app.use(countRequests(deps.metrics));
 
-  app.post(
-    MUTATE_PATH,
-    requireJson,
-    requireBody,
-    // inflate: false, since the API server never compresses webhook requests and a compressed body would
-    // be one more thing to bound. strict: only objects and arrays, as an AdmissionReview is an object.
-    express.json({ limit, inflate: false, strict: true }),
-    review(deps),
-  );
   app.all(MUTATE_PATH, (_req, res) => {
     res.set('Allow', 'POST');
     sendError(res, { status: 405, code: 'BAD_REQUEST', message: `${MUTATE_PATH} only accepts POST` });
@@ -61,7 +72,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use((req, res) => {
     sendError(res, { status: 404, code: 'BAD_REQUEST', message: `no route for ${req.method} ${req.path}` });
   });
-  app.use(errorHandler(deps.log, limit));
+  app.use(errorHandler(deps.log));
   return app;
 }
 
@@ -92,42 +103,6 @@ function countRequests(metrics: Metrics): RequestHandler {
   };
 }
 
-/** `application/json`, parameters (charset) allowed; the API server always sends exactly that. */
-function requireJson(req: Request, res: Response, next: NextFunction): void {
-  const header = req.headers['content-type'];
-  const mediaType = header?.split(';')[0]?.trim().toLowerCase();
-  if (mediaType === 'application/json') return next();
-  const got = header === undefined ? 'no Content-Type' : `Content-Type "${header}"`;
-  sendError(res, { status: 415, code: 'BAD_REQUEST', message: `expected application/json, got ${got}` });
-}
-
-/** body-parser turns an empty body into `{}`; say what is wrong instead (controller-runtime does too). */
-function requireBody(req: Request, res: Response, next: NextFunction): void {
-  const length = req.headers['content-length'];
-  const chunked = req.headers['transfer-encoding'] !== undefined;
-  if (chunked || (length !== undefined && length !== '0')) return next();
-  sendError(res, {
-    status: 400,
-    code: 'BAD_REQUEST',
-    message: 'empty request body; expected an AdmissionReview',
-  });
-}
-
-function review(deps: AppDeps): RequestHandler {
-  return async (req, res) => {
-    let result: { status: number; body: unknown };
-    try {
-      result = await deps.endpoint.review(req.body);
-    } catch (err) {
-      deps.log.error({ err }, 'admission review threw');
-      const message = `admission review failed: ${err instanceof Error ? err.message : String(err)}`;
-      sendError(res, { status: 500, code: 'INTERNAL', message });
-      return;
-    }
-    res.status(result.status).json(result.body);
-  };
-}
-
 function readyz(deps: AppDeps): RequestHandler {
   return (_req, res) => {
     let reason: string | undefined;
@@ -151,47 +126,15 @@ function metricsHandler(deps: AppDeps): RequestHandler {
   };
 }
 
-/** body-parser's errors carry a `type`; anything else that reaches here is a bug, so 500 and a log line. */
-function errorHandler(log: Logger, limit: number): express.ErrorRequestHandler {
+/** Anything thrown on the express side is a bug: 500, and a log line. */
+function errorHandler(log: Logger): express.ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
-    const httpError = describeError(err, limit);
-    if (httpError.status >= 500) log.error({ err, method: req.method, path: req.path }, 'request failed');
-    else log.warn({ method: req.method, path: req.path, status: httpError.status }, httpError.message);
+    log.error({ err, method: req.method, path: req.path }, 'request failed');
     if (res.headersSent) {
       req.socket.destroy();
       return;
     }
-    // Do not keep a connection that just sent something we refused to read in full.
-    if (httpError.status === 413) res.set('Connection', 'close');
-    sendError(res, httpError);
+    const detail = err instanceof Error ? err.message : String(err);
+    sendError(res, { status: 500, code: 'INTERNAL', message: `internal error: ${detail}` });
   };
-}
-
-interface BodyParserError {
-  type?: string;
-  status?: number;
-  length?: number;
-  message?: string;
-}
-
-function describeError(err: unknown, limit: number): HttpError {
-  const e = (typeof err === 'object' && err !== null ? err : {}) as BodyParserError;
-  const detail = e.message ?? String(err);
-  switch (e.type) {
-    case 'entity.too.large': {
-      const size = e.length === undefined ? 'the request body' : `the request body (${e.length} bytes)`;
-      const limitText = `${limit}-byte (${(limit / 1024 / 1024).toFixed(1)} MiB) limit`;
-      return { status: 413, code: 'TOO_LARGE', message: `${size} exceeds the ${limitText}` };
-    }
-    case 'entity.parse.failed':
-      return { status: 400, code: 'BAD_REQUEST', message: `malformed JSON: ${detail}` };
-    case 'charset.unsupported':
-    case 'encoding.unsupported':
-      return { status: 415, code: 'BAD_REQUEST', message: detail };
-    case 'request.aborted':
-    case 'request.size.invalid':
-      return { status: 400, code: 'BAD_REQUEST', message: detail };
-    default:
-      return { status: 500, code: 'INTERNAL', message: `internal error: ${detail}` };
-  }
 }
