@@ -9,16 +9,20 @@ import {
   mkdtempSync,
   openSync,
   readFileSync,
+  renameSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { Agent, request as undiciRequest } from 'undici';
 import type { Dispatcher } from 'undici';
-import { stringify } from 'yaml';
+import { parseAllDocuments, stringify } from 'yaml';
 
 import { ORIGINAL_IMAGES_ANNOTATION } from '../../src/mutation/types.js';
 import { generateCa, generateServingCert } from '../../src/tls/certs.js';
@@ -41,6 +45,11 @@ export type KubeJson = any;
 export interface KubeResponse {
   status: number;
   body: KubeJson;
+  /**
+   * The texts of the Warning headers (`299 - "text"`), e.g. admission webhook warnings: what kubectl
+   * prints as `Warning: ...`.
+   */
+  warnings: string[];
 }
 
 export interface KubeRequestOptions {
@@ -56,6 +65,13 @@ export interface ApplyOptions {
   dryRun?: boolean;
 }
 
+export interface ServerSideApplyOptions extends ApplyOptions {
+  /** Default 'fn-pinner-e2e'. */
+  fieldManager?: string;
+  /** Take over fields owned by other managers (kubectl apply --server-side --force-conflicts); default true. */
+  force?: boolean;
+}
+
 export interface TestKube {
   /** https://127.0.0.1:PORT */
   server: string;
@@ -67,9 +83,17 @@ export interface TestKube {
   /** User USER_NAME ("fn-pinner"), no groups: can do nothing until RBAC grants it something. */
   userToken: string;
   userName: string;
+  /**
+   * The identity of manifests/01-serviceaccount.yaml as a pod would present it (SA_USER_NAME with
+   * SA_GROUPS), but from the token file: without a controller-manager there are no ServiceAccount tokens.
+   * It can do what RBAC grants the ServiceAccount fn-pinner-system/fn-pinner, i.e. manifests/02-rbac.yaml.
+   */
+  saToken: string;
+  saUserName: string;
   /** kubeconfig files (CA embedded, token auth, namespace default). */
   kubeconfigPath: string;
   userKubeconfigPath: string;
+  saKubeconfigPath: string;
   /** Trusts caPem; closed by stop(). */
   dispatcher: Agent;
   /** Where kube-apiserver and etcd came from. */
@@ -86,6 +110,11 @@ export interface TestKube {
   apply(obj: KubeObject, opts?: ApplyOptions): Promise<KubeResponse>;
   /** Like apply, but throws unless the apiserver answered 2xx; returns the object it returned. */
   create(obj: KubeObject, opts?: ApplyOptions): Promise<KubeJson>;
+  /**
+   * Server-side apply (`kubectl apply --server-side`): PATCH application/apply-patch+yaml to the object's
+   * path; 201 when it creates, 200 when the object exists. Never throws on HTTP errors.
+   */
+  serverSideApply(obj: KubeObject, opts?: ServerSideApplyOptions): Promise<KubeResponse>;
   /** GETs the object named by obj's apiVersion, kind, metadata.name and metadata.namespace. */
   get(obj: KubeObject, opts?: KubeRequestOptions): Promise<KubeResponse>;
   /** DELETEs it (404 is returned, not thrown). */
@@ -115,6 +144,16 @@ export interface StartKubeOptions {
 }
 
 export const USER_NAME = 'fn-pinner';
+/** The ServiceAccount of manifests/01-serviceaccount.yaml, as the apiserver names it. */
+export const SA_NAMESPACE = 'fn-pinner-system';
+export const SA_NAME = 'fn-pinner';
+export const SA_USER_NAME = `system:serviceaccount:${SA_NAMESPACE}:${SA_NAME}`;
+/** The groups the apiserver gives a ServiceAccount token. */
+export const SA_GROUPS = [
+  'system:serviceaccounts',
+  `system:serviceaccounts:${SA_NAMESPACE}`,
+  'system:authenticated',
+];
 export const METADATA_NAME_LABEL = 'kubernetes.io/metadata.name';
 const READY_TIMEOUT_MS = 60_000;
 const ETCD_TIMEOUT_MS = 20_000;
@@ -342,6 +381,7 @@ export async function startKube(opts: StartKubeOptions = {}): Promise<TestKube> 
       caPem: secrets.caPem,
       adminToken: secrets.adminToken,
       userToken: secrets.userToken,
+      saToken: secrets.saToken,
       dir: paths.dir,
       dispatcher,
       binDir,
@@ -424,6 +464,7 @@ interface ApiserverFiles {
   caPem: string;
   adminToken: string;
   userToken: string;
+  saToken: string;
 }
 
 interface Pki {
@@ -461,6 +502,7 @@ function writeApiserverFiles(dir: string): ApiserverFiles {
     caPem: ca.certPem,
     adminToken: `admin-${randomBytes(16).toString('hex')}`,
     userToken: `user-${randomBytes(16).toString('hex')}`,
+    saToken: `sa-${randomBytes(16).toString('hex')}`,
   };
   const dest = join(dir, 'pki');
   mkdirSync(dest, { mode: 0o700 });
@@ -470,11 +512,12 @@ function writeApiserverFiles(dir: string): ApiserverFiles {
   writeFileSync(join(dest, 'sa.pub'), sa.publicKey);
   writeFileSync(join(dest, 'sa.key'), sa.privateKey, { mode: 0o600 });
   // token,user,uid[,"group1,group2"]
-  writeFileSync(
-    join(dest, 'tokens.csv'),
-    `${files.adminToken},admin,uid-admin,"system:masters"\n${files.userToken},${USER_NAME},uid-${USER_NAME}\n`,
-    { mode: 0o600 },
-  );
+  const lines = [
+    `${files.adminToken},admin,uid-admin,"system:masters"`,
+    `${files.userToken},${USER_NAME},uid-${USER_NAME}`,
+    `${files.saToken},${SA_USER_NAME},uid-sa-${SA_NAME},"${SA_GROUPS.join(',')}"`,
+  ];
+  writeFileSync(join(dest, 'tokens.csv'), `${lines.join('\n')}\n`, { mode: 0o600 });
   return files;
 }
 
@@ -577,6 +620,7 @@ interface KubeParts {
   caPem: string;
   adminToken: string;
   userToken: string;
+  saToken: string;
   dir: string;
   dispatcher: Agent;
   binDir: string;
@@ -588,6 +632,7 @@ interface KubeParts {
 function makeKube(p: KubeParts): TestKube {
   const kubeconfigPath = writeKubeconfig(p, 'admin', p.adminToken);
   const userKubeconfigPath = writeKubeconfig(p, USER_NAME, p.userToken);
+  const saKubeconfigPath = writeKubeconfig(p, 'sa-fn-pinner', p.saToken);
   let stopped: Promise<void> | undefined;
   const request: TestKube['request'] = async (method, path, body, opts = {}) => {
     const res = await undiciRequest(`${p.server}${path}`, {
@@ -604,12 +649,25 @@ function makeKube(p: KubeParts): TestKube {
     });
     const text = await res.body.text();
     const json = String(res.headers['content-type'] ?? '').includes('json');
-    return { status: res.statusCode, body: json && text ? JSON.parse(text) : text };
+    return {
+      status: res.statusCode,
+      body: json && text ? JSON.parse(text) : text,
+      warnings: warningTexts(res.headers.warning),
+    };
   };
   const apply: TestKube['apply'] = (obj, opts = {}) =>
     request('POST', `${collectionPath(obj)}${opts.dryRun ? '?dryRun=All' : ''}`, obj, {
       ...(opts.token ? { token: opts.token } : {}),
     });
+  const serverSideApply: TestKube['serverSideApply'] = (obj, opts = {}) => {
+    const query = new URLSearchParams({ fieldManager: opts.fieldManager ?? 'fn-pinner-e2e' });
+    if (opts.force ?? true) query.set('force', 'true');
+    if (opts.dryRun) query.set('dryRun', 'All');
+    return request('PATCH', `${objectPath(obj)}?${query.toString()}`, obj, {
+      contentType: 'application/apply-patch+yaml',
+      ...(opts.token ? { token: opts.token } : {}),
+    });
+  };
   const create: TestKube['create'] = async (obj, opts) => {
     const res = await apply(obj, opts);
     if (res.status < 200 || res.status > 299) {
@@ -625,14 +683,18 @@ function makeKube(p: KubeParts): TestKube {
     adminToken: p.adminToken,
     userToken: p.userToken,
     userName: USER_NAME,
+    saToken: p.saToken,
+    saUserName: SA_USER_NAME,
     kubeconfigPath,
     userKubeconfigPath,
+    saKubeconfigPath,
     dispatcher: p.dispatcher,
     binDir: p.binDir,
     timings: p.timings,
     request,
     apply,
     create,
+    serverSideApply,
     get: (obj, opts) => request('GET', objectPath(obj), undefined, opts),
     remove: (obj, opts) => request('DELETE', objectPath(obj), undefined, opts),
     createNamespace: (name, labels = {}) =>
@@ -669,6 +731,18 @@ function writeKubeconfig(p: KubeParts, user: string, token: string): string {
   };
   writeFileSync(path, stringify(config), { mode: 0o600 });
   return path;
+}
+
+/** `299 - "text"` (RFC 7234 warn-code, agent, quoted text; one header or several) → the texts. */
+export function warningTexts(header: string | string[] | undefined): string[] {
+  if (header === undefined) return [];
+  const values = Array.isArray(header) ? header : [header];
+  const texts: string[] = [];
+  for (const value of values) {
+    for (const m of value.matchAll(/\d{3} \S+ "((?:[^"\\]|\\.)*)"/g))
+      texts.push(m[1]!.replace(/\\(.)/g, '$1'));
+  }
+  return texts;
 }
 
 /** A Status body's reason and message, or a short preview of whatever came back. */
@@ -878,4 +952,198 @@ export async function waitForWebhook(
     }
     await sleep(100);
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Manifests
+
+/** Objects of another tool in manifests/ (kustomization.yaml): not API objects, never sent. */
+const NOT_API_OBJECTS = /^kustomize\.config\.k8s\.io\//;
+
+/** Every YAML document of a file that is a Kubernetes object, in order (empty documents and Kustomizations skipped). */
+export function readManifests(path: string): KubeObject[] {
+  const docs = parseAllDocuments(readFileSync(path, 'utf8'));
+  const objects: KubeObject[] = [];
+  for (const doc of docs) {
+    if (doc.errors.length > 0) throw new Error(`${path}: ${doc.errors.map((e) => e.message).join('; ')}`);
+    const obj = doc.toJS() as KubeObject | null;
+    if (obj === null || obj === undefined) continue;
+    if (NOT_API_OBJECTS.test(String(obj.apiVersion))) continue;
+    if (typeof obj.apiVersion !== 'string' || typeof obj.kind !== 'string') {
+      throw new Error(`${path}: a document without apiVersion and kind`);
+    }
+    objects.push(obj);
+  }
+  return objects;
+}
+
+export interface ApplyManifestOptions extends ApplyOptions {
+  /** Server-side apply (PATCH, 200 for an existing object) instead of a create (POST, 409 if it exists). */
+  serverSide?: boolean;
+  /** Only the documents this keeps. */
+  filter?: (obj: KubeObject) => boolean;
+  /** Rewrites each object before it is sent (e.g. to move a Role into another namespace). */
+  transform?: (obj: KubeObject) => KubeObject;
+}
+
+export interface AppliedManifest {
+  file: string;
+  object: KubeObject;
+  res: KubeResponse;
+}
+
+/**
+ * POSTs every document of a manifests file (see readManifests). Never throws on HTTP errors: the caller
+ * checks each response (a dry run of a whole file is only useful if every answer is looked at).
+ */
+export async function applyManifestFile(
+  kube: TestKube,
+  file: string,
+  opts: ApplyManifestOptions = {},
+): Promise<AppliedManifest[]> {
+  const applied: AppliedManifest[] = [];
+  for (const original of readManifests(file)) {
+    if (opts.filter && !opts.filter(original)) continue;
+    const object = opts.transform ? opts.transform(structuredClone(original)) : original;
+    const send = {
+      ...(opts.token ? { token: opts.token } : {}),
+      ...(opts.dryRun ? { dryRun: true } : {}),
+    };
+    const res = opts.serverSide ? await kube.serverSideApply(object, send) : await kube.apply(object, send);
+    applied.push({ file, object, res });
+  }
+  return applied;
+}
+
+/** Like applyManifestFile, but throws unless every document was accepted (2xx). */
+export async function createManifestFile(
+  kube: TestKube,
+  file: string,
+  opts: ApplyManifestOptions = {},
+): Promise<AppliedManifest[]> {
+  const applied = await applyManifestFile(kube, file, opts);
+  const failed = applied.filter((a) => a.res.status < 200 || a.res.status > 299);
+  if (failed.length > 0) {
+    const why = failed.map(
+      (a) =>
+        `${a.object.kind} ${a.object.metadata?.namespace ?? ''}/${a.object.metadata?.name}: HTTP ${a.res.status} ${describeStatus(a.res.body)}`,
+    );
+    throw new Error(`apply ${file}: ${why.join('; ')}`);
+  }
+  return applied;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// A Secret volume, as the kubelet writes it
+
+/**
+ * A folder laid out like a kubelet Secret volume: `KEY -> ..data/KEY`, `..data -> ..<timestamp>`, and the
+ * files in `..<timestamp>/`. update() writes a new timestamped folder and swaps `..data` atomically with a
+ * rename, then removes the old folder, so a reader never sees a half-written file (and an fs.watch on the
+ * folder sees a rename, not a change of KEY itself).
+ */
+export interface SecretVolume {
+  dir: string;
+  /** `${dir}/${key}`, the path a container would be given. */
+  path(key: string): string;
+  update(files: Record<string, string | Buffer>): void;
+  remove(): void;
+}
+
+export function secretVolume(files: Record<string, string | Buffer>): SecretVolume {
+  const dir = mkdtempSync(join(tmpdir(), 'fn-pinner-secret-volume-'));
+  let current: string | undefined;
+  let generation = 0;
+  const write = (next: Record<string, string | Buffer>): void => {
+    const stamp = `..${new Date().toISOString().replace(/[-:.]/g, '_')}.${generation++}`;
+    mkdirSync(join(dir, stamp), { mode: 0o755 });
+    for (const [key, content] of Object.entries(next)) writeFileSync(join(dir, stamp, key), content);
+    symlinkSync(stamp, join(dir, '..data_tmp'));
+    renameSync(join(dir, '..data_tmp'), join(dir, '..data'));
+    for (const key of Object.keys(next)) {
+      try {
+        symlinkSync(join('..data', key), join(dir, key));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+    }
+    if (current) rmSync(join(dir, current), { recursive: true, force: true });
+    current = stamp;
+  };
+  write(files);
+  return {
+    dir,
+    path: (key) => join(dir, key),
+    update: write,
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Another mutating webhook, to make the apiserver re-invoke fn-pinner
+
+export interface PatchWebhook {
+  /** https://127.0.0.1:PORT/mutate */
+  url: string;
+  /** Trust this for it (the test apiserver's CA). */
+  caPem: string;
+  /** AdmissionReview requests answered so far. */
+  calls: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * A minimal mutating webhook (AdmissionReview v1 over HTTPS on 127.0.0.1) answering every review with the
+ * JSONPatch `patchFor` returns for the object (none: allowed unchanged). Serves the test apiserver's own
+ * certificate (its SANs include 127.0.0.1), so it costs no key generation.
+ */
+export async function startPatchWebhook(
+  patchFor: (object: KubeJson, request: KubeJson) => unknown[] | undefined,
+): Promise<PatchWebhook> {
+  const { ca, serving } = pki();
+  let calls = 0;
+  const server = createHttpsServer({ key: serving.keyPem, cert: serving.certPem }, (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      calls++;
+      let answer: unknown;
+      try {
+        const review: KubeJson = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        const patch = patchFor(review.request.object, review.request);
+        answer = {
+          apiVersion: 'admission.k8s.io/v1',
+          kind: 'AdmissionReview',
+          response: {
+            uid: review.request.uid,
+            allowed: true,
+            ...(patch?.length
+              ? { patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64') }
+              : {}),
+          },
+        };
+      } catch (err) {
+        res.writeHead(400, { 'content-type': 'text/plain' }).end(String(err));
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `https://127.0.0.1:${port}/mutate`,
+    caPem: ca.certPem,
+    get calls() {
+      return calls;
+    },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
 }
