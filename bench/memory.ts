@@ -258,9 +258,14 @@ export function memorySection(gc: Gc, gcSource: string): Section {
   const multiCached = countCached(multi, MAX_IMAGES);
 
   const perEntry = median(fills.map((f) => f.filled)) / MAX_IMAGES;
+  // The manifest tier holds twice maxImages (an index and its platform manifest per multi-arch image).
   const bound =
-    sizes12k.tag === MAX_IMAGES && sizes12k.manifest === MAX_IMAGES && sizes12k.config === MAX_IMAGES;
-  const boundOk = expectThat(failures, bound, `LRU bound: ${OVERFILL} inserts leave ${MAX_IMAGES} per tier`);
+    sizes12k.tag === MAX_IMAGES && sizes12k.manifest <= 2 * MAX_IMAGES && sizes12k.config === MAX_IMAGES;
+  const boundOk = expectThat(
+    failures,
+    bound,
+    `LRU bound: ${OVERFILL} inserts leave ${MAX_IMAGES} tags and configs and ≤ ${2 * MAX_IMAGES} manifests`,
+  );
   const evictOk = expectThat(
     failures,
     oldestGone && newestKept && cachedCount === MAX_IMAGES,
@@ -319,9 +324,9 @@ export function memorySection(gc: Gc, gcSource: string): Section {
     `- ${MAX_IMAGES.toLocaleString('en')} cached single-arch images cost about ` +
       `${bytes(median(fills.map((f) => f.filled)) + median(fills.map((f) => f.empty)))} including the empty ` +
       'structures; inserting 2,000 more evicts instead of growing.',
-    `- \`maxImages\` bounds each tier separately. A multi-platform image takes two manifest entries (index and ` +
-      `platform manifest), so with ${MAX_IMAGES.toLocaleString('en')} multi-arch images only ` +
-      `${multiCached.toLocaleString('en')} stay fully cached; the rest cost a manifest GET again.`,
+    `- \`maxImages\` bounds the tag and config tiers; the manifest tier holds twice as many, because a ` +
+      `multi-platform image takes two manifest entries (index and platform manifest): with ` +
+      `${MAX_IMAGES.toLocaleString('en')} multi-arch images, ${multiCached.toLocaleString('en')} stay fully cached.`,
     '',
   ].join('\n');
   // Keep `multi` alive until after the last sample.

@@ -1,0 +1,59 @@
+import { describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
+
+import { mutatePod } from '../../src/mutation/pod.js';
+import type { MetadataSource } from '../../src/mutation/pod.js';
+import type { Pod } from '../../src/mutation/types.js';
+import { ImageReference } from '../../src/reference/reference.js';
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+const digest = `sha256:${'c'.repeat(64)}`;
+const source: MetadataSource = {
+  async resolve(image) {
+    const ref = typeof image === 'string' ? ImageReference.parse(image) : image;
+    return {
+      cache: 'hit',
+      metadata: {
+        image: ref.original,
+        digest,
+        resolved: ref.pin(digest),
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        platform: { os: 'linux', architecture: 'amd64' },
+        manifestDigest: digest,
+        entrypoint: ['/fn'],
+        cmd: ['--x'],
+        platforms: undefined,
+      },
+    };
+  },
+};
+
+describe('mutatePod', () => {
+  it('never modifies the pod it was given (copy-on-write clone), even with pull secret and annotations', async () => {
+    const review = JSON.parse(
+      readFileSync(
+        new URL('../fixtures/admission/pod-create-private-registry.json', import.meta.url),
+        'utf8',
+      ),
+    );
+    const original = review.request.object as Pod;
+    const snapshot = structuredClone(original);
+    deepFreeze(original);
+    const result = await mutatePod(original, source, {
+      commandPrefix: ['/w'],
+      defaultPlatform: { os: 'linux', architecture: 'amd64' },
+      pullSecret: { name: 'auth-secret', defaultRegistries: ['gcr.io/kpt-fn/'] },
+    });
+    expect(original).toEqual(snapshot);
+    expect(result.changes.length).toBeGreaterThan(0);
+    expect(result.pod.spec?.imagePullSecrets?.at(-1)).toEqual({ name: 'auth-secret' });
+    expect(result.pod.metadata?.annotations?.['fn-pinner.io/original-images']).toBeDefined();
+  });
+});
