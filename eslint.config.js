@@ -38,7 +38,7 @@ const layerRules = Object.entries(forbidden).map(([folder, banned]) => ({
 }));
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'bin/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'bin/**', '.tmp/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -76,7 +76,7 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': 'off' },
   },
   {
-    files: ['test/**/*.ts', 'bench/**/*.ts', '*.js'],
+    files: ['test/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts', '*.js'],
     rules: {
       '@typescript-eslint/no-non-null-assertion': 'off',
       '@typescript-eslint/no-unsafe-assignment': 'off',
