@@ -1,12 +1,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { FnPinnerError } from './errors.js';
 import type { LoggingOptions } from './logging.js';
 import { DEFAULT_REGISTRY_OPTIONS, DEFAULT_RESOLVER_OPTIONS } from './options.js';
 import type { CacheOptions, RegistryOptions, ResolverOptions } from './options.js';
 import { parsePlatform } from './reference/platform.js';
 import type { KeychainEnv } from './registry/auth/keychain.js';
+import { normalizeImagePrefix } from './registry/auth/routing.js';
 
 /**
  * The only module that reads flags and the environment. Every setting has a flag and an environment
@@ -31,100 +31,34 @@ export interface AuthConfig {
 import { ADMISSION_SETTINGS, REGISTRY_SETTINGS, RESOLVE_SETTINGS, SERVE_SETTINGS } from './settings.js';
 import type { AdmissionOptions } from './admission/handler.js';
 import type { RawOptions, Setting } from './settings.js';
+import {
+  Problems,
+  boolOf,
+  bySetting,
+  listOf,
+  numberOf,
+  raw,
+  readFileSetting,
+  stringOf,
+} from './settings-values.js';
+import type { Ctx } from './settings-values.js';
 
 export { ADMISSION_SETTINGS, REGISTRY_SETTINGS, RESOLVE_SETTINGS, SERVE_SETTINGS } from './settings.js';
 export type { RawOptions, Setting } from './settings.js';
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
-class Problems {
-  readonly list: string[] = [];
-  add(setting: Setting, why: string): void {
-    this.list.push(`${setting.flag.split(' ')[0]} (${setting.env}): ${why}`);
-  }
-  throwIfAny(): void {
-    if (this.list.length === 0) return;
-    throw new FnPinnerError(
-      'BAD_CONFIG',
-      `load configuration: ${this.list.length} problem(s):\n  - ${this.list.join('\n  - ')}`,
-    );
-  }
-}
-
-/** Flag value, else environment value, else the default. */
-function raw(
-  setting: Setting,
-  opts: RawOptions,
-  env: NodeJS.ProcessEnv,
-): string | string[] | boolean | undefined {
-  const fromFlag = opts[setting.key];
-  if (fromFlag !== undefined && !(Array.isArray(fromFlag) && fromFlag.length === 0)) return fromFlag;
-  const fromEnv = env[setting.env];
-  if (fromEnv !== undefined && fromEnv !== '') {
-    return setting.repeatable
-      ? fromEnv
-          .split(',')
-          .map((s) => s.trim())
-          .filter(Boolean)
-      : fromEnv;
-  }
-  if (setting.default === undefined) return undefined;
-  return setting.repeatable ? setting.default.split(',') : setting.default;
-}
-
-function bySetting(settings: Setting[], key: string): Setting {
-  const s = settings.find((x) => x.key === key);
-  if (!s) throw new FnPinnerError('INTERNAL', `load configuration: unknown setting ${key}`);
-  return s;
-}
-
-function numberOf(
-  ctx: { settings: Setting[]; opts: RawOptions; env: NodeJS.ProcessEnv; problems: Problems },
-  key: string,
-  check: { min: number; integer?: boolean },
-): number {
-  const setting = bySetting(ctx.settings, key);
-  const value = raw(setting, ctx.opts, ctx.env);
-  const n = Number(value);
-  if (
-    typeof value !== 'string' ||
-    value.trim() === '' ||
-    !Number.isFinite(n) ||
-    n < check.min ||
-    (check.integer && !Number.isInteger(n))
-  ) {
-    ctx.problems.add(
-      setting,
-      `want ${check.integer ? 'an integer' : 'a number'} ≥ ${check.min}, got ${JSON.stringify(value)}`,
-    );
-    return check.min;
-  }
-  return n;
-}
-
-function listOf(
-  ctx: { settings: Setting[]; opts: RawOptions; env: NodeJS.ProcessEnv },
-  key: string,
-): string[] {
-  const value = raw(bySetting(ctx.settings, key), ctx.opts, ctx.env);
-  if (value === undefined || typeof value === 'boolean') return [];
-  return (Array.isArray(value) ? value : [value])
-    .flatMap((v) => v.split(','))
-    .map((v) => v.trim())
-    .filter(Boolean);
-}
-
-function readFileSetting(setting: Setting, file: string | undefined, problems: Problems): string | undefined {
-  if (file === undefined) return undefined;
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    problems.add(
-      setting,
-      `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-    );
-    return undefined;
-  }
+/** Normalised once here (so the admission hot path compares strings), and a bad prefix is a config problem. */
+function prefixesOf(ctx: Ctx): string[] {
+  const setting = bySetting(ctx.settings, 'defaultRegistry');
+  return listOf(ctx, 'defaultRegistry').flatMap((prefix) => {
+    try {
+      return [normalizeImagePrefix(prefix)];
+    } catch (err) {
+      ctx.problems.add(setting, (err as Error).message);
+      return [];
+    }
+  });
 }
 
 function keychainEnv(env: NodeJS.ProcessEnv): KeychainEnv {
@@ -199,28 +133,10 @@ function loadRegistryConfig(ctx: {
     auth: {
       enablePrivateRegistries: false,
       registryAuthSecretPath: '',
-      defaultRegistries: listOf(ctx, 'defaultRegistry'),
+      defaultRegistries: prefixesOf(ctx),
       keychainEnv: keychainEnv(env),
     },
   };
-}
-
-type Ctx = { settings: Setting[]; opts: RawOptions; env: NodeJS.ProcessEnv; problems: Problems };
-
-function boolOf(ctx: Ctx, key: string): boolean {
-  const setting = bySetting(ctx.settings, key);
-  const value = raw(setting, ctx.opts, ctx.env);
-  if (typeof value === 'boolean') return value;
-  const text = String(value).toLowerCase();
-  if (['true', '1', 'yes'].includes(text)) return true;
-  if (['false', '0', 'no', 'undefined'].includes(text)) return false;
-  ctx.problems.add(setting, `want true or false, got ${JSON.stringify(value)}`);
-  return false;
-}
-
-function stringOf(ctx: Ctx, key: string): string {
-  const value = raw(bySetting(ctx.settings, key), ctx.opts, ctx.env);
-  return typeof value === 'string' ? value : '';
 }
 
 function commandPrefixOf(ctx: Ctx): string[] {

@@ -2,7 +2,7 @@ import { FnPinnerError, toFnPinnerError } from '../errors.js';
 import type { CacheOutcome, Resolution } from '../images/resolver.js';
 import type { Platform } from '../options.js';
 import { ImageReference } from '../reference/reference.js';
-import { isDefaultRegistryImage } from '../registry/auth/routing.js';
+import { matchesPrefix } from '../registry/auth/routing.js';
 import { hasCommand, planCommand } from './command.js';
 import { PlatformCheck } from './multiarch.js';
 import { podPlatform } from './platform.js';
@@ -214,7 +214,8 @@ function attachPullSecret(
   all: Target[],
   secret: { name: string; defaultRegistries: string[] },
 ): MutationResult['pullSecret'] {
-  const custom = all.some((t) => !isDefaultRegistryImage(t.ref, secret.defaultRegistries));
+  // Prefixes were normalised once, in config.ts.
+  const custom = all.some((t) => !matchesPrefix(t.ref, secret.defaultRegistries));
   if (!custom) return 'not-needed';
   const spec = (pod.spec ??= {});
   const list = (spec.imagePullSecrets ??= []);

@@ -46,7 +46,8 @@ export function normalizeImagePrefix(prefix: string): string {
   }
 }
 
-function matchesPrefix(ref: ImageReference, normalizedPrefixes: readonly string[]): boolean {
+/** For hot paths: `normalizedPrefixes` must already have gone through normalizeImagePrefix(). */
+export function matchesPrefix(ref: ImageReference, normalizedPrefixes: readonly string[]): boolean {
   const name = `${ref.name}/`;
   return normalizedPrefixes.some((prefix) => name.startsWith(prefix));
 }
