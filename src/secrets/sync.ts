@@ -38,6 +38,11 @@ export class PullSecretSync {
   private lastError: string | undefined = 'not synced yet';
   /** namespace → the content last confirmed in the API. */
   private readonly synced = new Map<string, Buffer>();
+  /**
+   * Namespaces that have had a good Secret at least once. Readiness latches on this: a rotation or a
+   * transient API error must not flap /readyz (a webhook with no ready endpoints fails every pod create).
+   */
+  private readonly everSynced = new Set<string>();
   private readonly flight = new SingleFlight<string, void>();
   private watcher: FSWatcher | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -67,7 +72,7 @@ export class PullSecretSync {
   }
 
   notReadyReason(): string | undefined {
-    return this.opts.namespaces.every((ns) => this.synced.has(ns))
+    return this.opts.namespaces.every((ns) => this.everSynced.has(ns))
       ? undefined
       : `pull secret: ${this.lastError}`;
   }
@@ -166,6 +171,7 @@ export class PullSecretSync {
       try {
         const result = await reconcileSecret(api, { namespace, name, content });
         this.synced.set(namespace, content);
+        this.everSynced.add(namespace);
         metrics.secretSyncs.inc({ namespace, result });
         metrics.secretLastSuccess.set({ namespace }, Date.now() / 1000);
         if (result !== 'unchanged')

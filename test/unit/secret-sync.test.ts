@@ -182,3 +182,27 @@ describe('PullSecretSync', () => {
     });
   });
 });
+
+describe('PullSecretSync readiness', () => {
+  it('stays ready through a rotation and a failing sync once the Secret has been synced', async () => {
+    const api = new FakeSecrets();
+    const file = configFile(CONFIG);
+    const sync = syncWith(api, file, { attempts: 1 });
+    await sync.syncNow();
+    expect(sync.notReadyReason()).toBeUndefined();
+    writeFileSync(
+      file,
+      JSON.stringify({ auths: { 'r.example.com': { username: 'u', password: 'rotated' } } }),
+    );
+    api.failures.push({
+      op: 'read',
+      error: new KubeApiError('get: 503', 'ServiceUnavailable', 503, undefined),
+    });
+    await expect(sync.syncNow()).rejects.toMatchObject({ code: 'KUBE_API' });
+    expect(sync.notReadyReason()).toBeUndefined();
+    await sync.syncNow();
+    expect(
+      Buffer.from(api.store.get('fns/auth-secret')!.data!['.dockerconfigjson']!, 'base64').toString(),
+    ).toContain('rotated');
+  });
+});
