@@ -93,6 +93,8 @@ export interface KubeClientOptions {
   kubeconfig?: string;
   /** Running in a pod (KUBERNETES_SERVICE_HOST set): use the service account. */
   inCluster: boolean;
+  /** Prefix of /var/run/secrets/kubernetes.io/serviceaccount (tests point it at a temp dir). */
+  serviceAccountRoot?: string;
 }
 
 /**
@@ -110,7 +112,7 @@ export function loadKubeConfig(opts: KubeClientOptions): k8s.KubeConfig {
   }
   try {
     if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
-    else kc.loadFromCluster();
+    else kc.loadFromCluster(opts.serviceAccountRoot ?? '');
   } catch (err) {
     throw new FnPinnerError(
       'BAD_CONFIG',
