@@ -17,8 +17,11 @@ export interface RunningWebhook {
   port: number;
   caPem: string;
   metrics: Metrics;
-  /** Stops accepting, drains in-flight reviews (up to graceMs), then releases everything. */
-  close(graceMs?: number): Promise<void>;
+  /**
+   * Reports not ready for notReadyMs while still serving (so the API server stops picking this endpoint),
+   * then stops accepting, drains in-flight reviews (up to graceMs) and releases everything.
+   */
+  close(graceMs?: number, notReadyMs?: number): Promise<void>;
 }
 
 /** Composition root of `fn-pinner serve`: certificates → resolver → admission → HTTPS. */
@@ -46,39 +49,55 @@ export async function startWebhook(
     ...(cluster.sync ? { pullSecret: cluster.sync } : {}),
   });
   // Certificates are loaded and the resolver configured before we listen; with private registries the
-  // first pull-secret sync must also have succeeded.
-  const readiness: Readiness = { notReadyReason: () => cluster.sync?.notReadyReason() };
-  await cluster.publishCa(certs.certs.caPem);
+  // first pull-secret sync must also have succeeded. While shutting down we report not ready first.
+  let stopping = false;
+  const readiness: Readiness = {
+    notReadyReason: () => (stopping ? 'shutting down' : cluster.sync?.notReadyReason()),
+  };
+  // Not awaited: a slow or unreachable API server must not keep the webhook from listening.
+  void cluster.publishCa(certs.certs.caPem);
   const app = createApp({ endpoint, readiness, metrics, log });
-  const running = await startHttpsServer(app, {
-    host: config.server.host,
-    port: config.server.port,
-    certs: certs.certs,
-    log,
-  });
+  let running;
+  try {
+    running = await startHttpsServer(app, {
+      host: config.server.host,
+      port: config.server.port,
+      certs: certs.certs,
+      log,
+    });
+  } catch (err) {
+    // Release what is already running (watchers, agents), or the process would linger after the error.
+    cluster.stop();
+    await stack.close();
+    throw err;
+  }
+  const server = running;
   const unsubscribe = certs.onChange((c) => {
-    running.updateCerts(c);
+    server.updateCerts(c);
     void cluster.publishCa(c.caPem);
   });
   certs.start();
   log.info(
     {
       host: config.server.host,
-      port: running.port,
+      port: server.port,
       certDir: config.server.certDir,
       failurePolicy: config.admission.failurePolicy,
     },
     'fn-pinner webhook listening',
   );
   return {
-    port: running.port,
+    port: server.port,
     caPem: certs.certs.caPem,
     metrics,
-    async close(graceMs?: number): Promise<void> {
+    async close(graceMs?: number, notReadyMs = 0): Promise<void> {
+      // Endpoints are removed asynchronously: keep answering while /readyz says no, then drain.
+      stopping = true;
+      if (notReadyMs > 0) await new Promise((resolve) => setTimeout(resolve, notReadyMs));
       unsubscribe();
       certs.stop();
       cluster.stop();
-      await running.close(graceMs);
+      await server.close(graceMs);
       await stack.close();
     },
   };

@@ -1,4 +1,5 @@
 import { isFnPinnerError } from '../errors.js';
+import { PlatformMemo } from '../mutation/multiarch.js';
 import { decide } from './handler.js';
 import type { AdmissionDeps } from './handler.js';
 import { parseAdmissionReview, toReview } from './review.js';
@@ -10,7 +11,8 @@ function uidOf(body: unknown): string {
 }
 
 /** Adapts decide() to the HTTP layer: every answer is an AdmissionReview echoing the uid, even for bad input. */
-export function createAdmissionEndpoint(deps: AdmissionDeps): AdmissionEndpoint {
+export function createAdmissionEndpoint(given: AdmissionDeps): AdmissionEndpoint {
+  const deps: AdmissionDeps = { platformMemo: new PlatformMemo(), ...given };
   return {
     async review(body: unknown): Promise<{ status: number; body: unknown }> {
       let parsed;

@@ -1,5 +1,6 @@
 import { FnPinnerError, reasonText, toFnPinnerError } from '../errors.js';
 import type { Logger } from '../logging.js';
+import type { PlatformMemo } from '../mutation/multiarch.js';
 import { mutatePod } from '../mutation/pod.js';
 import type { MetadataSource, MutationOptions, MutationResult } from '../mutation/pod.js';
 import type { Pod } from '../mutation/types.js';
@@ -28,6 +29,8 @@ export interface AdmissionDeps {
   options: AdmissionOptions;
   log: Logger;
   pullSecret?: PullSecretGate;
+  /** Platform comparisons of multi-arch images, kept across reviews. */
+  platformMemo?: PlatformMemo;
   /** Called once per review with its reason, for metrics. */
   observe?: (reason: Reason, seconds: number) => void;
 }
@@ -113,8 +116,9 @@ async function mutate(
   source: MetadataSource,
 ): Promise<MutationResult> {
   const pod = request.object as Pod;
-  const result = await mutatePod(pod, source, deps.options.mutation);
-  if (result.pullSecret === 'added' && deps.pullSecret) {
+  const result = await mutatePod(pod, source, deps.options.mutation, deps.platformMemo);
+  // 'present' too: a pod that already lists the Secret still needs it to exist.
+  if (result.pullSecret !== 'not-needed' && deps.pullSecret) {
     await deps.pullSecret.ensure({
       dryRun: request.dryRun === true,
       namespace: request.namespace ?? pod.metadata?.namespace ?? 'default',

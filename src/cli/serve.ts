@@ -9,6 +9,11 @@ import { addSettings } from './io.js';
 
 /** Kubernetes waits terminationGracePeriodSeconds (30 s by default) before SIGKILL; drain well inside it. */
 const DRAIN_MS = 20_000;
+/**
+ * After SIGTERM the pod's endpoint is removed asynchronously; until the API server notices, it may still
+ * dial us. Keep serving (with /readyz at 503) this long before refusing connections.
+ */
+const NOT_READY_BEFORE_CLOSE_MS = 5_000;
 
 export function registerServe(program: Command, io: CliIo): void {
   const cmd = program.command('serve').description('run the mutating admission webhook over HTTPS');
@@ -34,7 +39,7 @@ async function serveCommand(opts: RawOptions, io: CliIo): Promise<number> {
       process.once('SIGINT', () => resolve('SIGINT'));
     });
     log.info({ signal }, 'shutting down: draining in-flight reviews');
-    await webhook.close(DRAIN_MS);
+    await webhook.close(DRAIN_MS, NOT_READY_BEFORE_CLOSE_MS);
     log.info('stopped');
     return 0;
   } catch (err) {

@@ -157,20 +157,38 @@ export class ImageResolver {
       this.deps.metrics.cacheLookups.inc({ tier: 'tag', result: 'hit' });
       return this.manifestByDigest(work, state.digest, 'manifest');
     }
-    if (state) {
-      // Stale: a HEAD is cheap and Docker Hub does not count it as a pull.
-      const digest = await this.deps.client.headManifest(ref, ref.identifier, ctx);
-      this.deps.cache.setTag(tagKey, digest);
-      this.deps.metrics.cacheLookups.inc({ tier: 'tag', result: 'revalidated' });
-      work.outcome = 'revalidated';
-      return this.manifestByDigest(work, digest, 'manifest');
-    }
+    if (state) return this.revalidate(work, tagKey, state.digest);
     this.deps.metrics.cacheLookups.inc({ tier: 'tag', result: 'miss' });
     work.outcome = 'miss';
     const fetched = await this.deps.client.getManifest(ref, ref.identifier, ctx);
     this.deps.cache.setManifest(`${ref.name}@${fetched.digest}`, fetched);
     this.deps.cache.setTag(tagKey, fetched.digest);
     return fetched;
+  }
+
+  /**
+   * A stale tag: one HEAD (cheap, and not a Docker Hub pull). If the registry is briefly unreachable, the
+   * digest it confirmed within the TTL is still the best answer: serve it (the tag stays stale, so the
+   * next resolution asks again) rather than deny pods that worked a moment ago.
+   */
+  private async revalidate(work: Work, tagKey: string, cachedDigest: string): Promise<ManifestResult> {
+    let digest: string;
+    try {
+      digest = await this.deps.client.headManifest(work.ref, work.ref.identifier, work.ctx);
+    } catch (err) {
+      const e = toFnPinnerError(err, work.ctx.what);
+      if (!e.temporary && e.code !== 'TIMEOUT') throw e;
+      this.deps.metrics.cacheLookups.inc({ tier: 'tag', result: 'stale-served' });
+      this.deps.log.warn(
+        { image: work.ref.original, err: e.message },
+        'tag revalidation failed; serving the cached digest',
+      );
+      return this.manifestByDigest(work, cachedDigest, 'manifest');
+    }
+    this.deps.cache.setTag(tagKey, digest);
+    this.deps.metrics.cacheLookups.inc({ tier: 'tag', result: 'revalidated' });
+    work.outcome = 'revalidated';
+    return this.manifestByDigest(work, digest, 'manifest');
   }
 
   private async manifestByDigest(work: Work, digest: string, tier: string): Promise<ManifestResult> {

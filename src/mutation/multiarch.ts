@@ -1,3 +1,5 @@
+import { LRUCache } from 'lru-cache';
+
 import type { Resolution } from '../images/resolver.js';
 import type { Platform } from '../options.js';
 import { formatPlatform } from '../reference/platform.js';
@@ -14,6 +16,25 @@ function runnable(p: Platform): boolean {
   return p.os !== 'unknown' && p.architecture !== 'unknown';
 }
 
+/** How long a review waits for the other platforms; after that it warns that they were not compared. */
+const CHECK_BUDGET_MS = 1_000;
+
+/**
+ * Comparisons already made, by index digest and the container's args: both are immutable inputs, so the
+ * answer never changes. Keeps warm reviews of multi-arch images from re-resolving every platform.
+ */
+export class PlatformMemo {
+  private readonly results = new LRUCache<string, { detail: string | undefined }>({ max: 5_000 });
+
+  get(key: string): { detail: string | undefined } | undefined {
+    return this.results.get(key);
+  }
+
+  set(key: string, detail: string | undefined): void {
+    this.results.set(key, { detail });
+  }
+}
+
 interface Checked {
   container: Container;
   ref: ImageReference;
@@ -21,41 +42,74 @@ interface Checked {
   argsBefore: string[] | undefined;
 }
 
+function describe(t: Checked, chosen: Resolution, others: Resolution[]): string | undefined {
+  const argvOf = (r: Resolution): string =>
+    JSON.stringify(runtimeArgv({ args: t.argsBefore }, r.metadata.entrypoint, r.metadata.cmd));
+  const differing = others.filter((r) => argvOf(r) !== argvOf(chosen));
+  if (differing.length === 0) return undefined;
+  return [chosen, ...differing].map((r) => `${formatPlatform(r.metadata.platform)}: ${argvOf(r)}`).join('; ');
+}
+
 /**
  * The argv was taken from one platform of an index while the pod could land on any: look at the other
- * platforms and say so when they would run something else. Each image's platforms are resolved once per
- * pod, concurrently; a failure here only costs a warning, since the platform in use did resolve.
+ * platforms and say so when they would run something else. This only ever warns: it has a small time
+ * budget of its own, and a failure to compare never fails the pod, whose own platform did resolve.
  */
 export class PlatformCheck {
   private readonly perImage = new Map<string, Promise<Resolution[]>>();
 
-  constructor(private readonly source: MetadataSource) {}
+  constructor(
+    private readonly source: MetadataSource,
+    private readonly memo: PlatformMemo = new PlatformMemo(),
+  ) {}
 
   async check(t: Checked, chosen: Resolution, result: MutationResult): Promise<void> {
     const platforms = (chosen.metadata.platforms ?? []).filter(runnable);
     if (platforms.length < 2) return;
-    let others: Resolution[];
+    const key = `${t.ref.name}@${chosen.metadata.digest}|${JSON.stringify(t.argsBefore ?? null)}`;
+    let known = this.memo.get(key);
+    if (!known) {
+      const compared = this.resolveAll(t.ref, platforms).then((others) => {
+        const detail = describe(t, chosen, others);
+        this.memo.set(key, detail);
+        return { detail };
+      });
+      known = await this.withinBudget(compared, t, result);
+    }
+    if (known?.detail === undefined) return;
+    result.warnings.push(
+      `container "${t.container.name}": the platforms of ${t.ref.original} disagree on the command (${known.detail}); ` +
+        `used ${formatPlatform(chosen.metadata.platform)}. Set a kubernetes.io/arch nodeSelector to choose.`,
+    );
+    result.platformDisagreements[t.container.name] = known.detail;
+  }
+
+  private async withinBudget(
+    compared: Promise<{ detail: string | undefined }>,
+    t: Checked,
+    result: MutationResult,
+  ): Promise<{ detail: string | undefined } | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), CHECK_BUDGET_MS);
+    });
     try {
-      others = await this.resolveAll(t.ref, platforms);
+      const outcome = await Promise.race([compared, late]);
+      if (outcome !== 'late') return outcome;
+      // Keep going in the background: the next review of this image gets the answer from the memo.
+      compared.catch(() => undefined);
+      result.warnings.push(
+        `container "${t.container.name}": the other platforms of ${t.ref.original} were not compared within ${CHECK_BUDGET_MS} ms`,
+      );
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
       result.warnings.push(
         `container "${t.container.name}": could not compare the platforms of ${t.ref.original}: ${why}`,
       );
-      return;
+    } finally {
+      clearTimeout(timer);
     }
-    const argvOf = (r: Resolution): string =>
-      JSON.stringify(runtimeArgv({ args: t.argsBefore }, r.metadata.entrypoint, r.metadata.cmd));
-    const differing = others.filter((r) => argvOf(r) !== argvOf(chosen));
-    if (differing.length === 0) return;
-    const detail = [chosen, ...differing]
-      .map((r) => `${formatPlatform(r.metadata.platform)}: ${argvOf(r)}`)
-      .join('; ');
-    result.warnings.push(
-      `container "${t.container.name}": the platforms of ${t.ref.original} disagree on the command (${detail}); ` +
-        `used ${formatPlatform(chosen.metadata.platform)}. Set a kubernetes.io/arch nodeSelector to choose.`,
-    );
-    result.platformDisagreements[t.container.name] = detail;
+    return undefined;
   }
 
   private resolveAll(ref: ImageReference, platforms: Platform[]): Promise<Resolution[]> {

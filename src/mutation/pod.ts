@@ -5,6 +5,7 @@ import { ImageReference } from '../reference/reference.js';
 import { matchesPrefix } from '../registry/auth/routing.js';
 import { hasCommand, planCommand } from './command.js';
 import { PlatformCheck } from './multiarch.js';
+import type { PlatformMemo } from './multiarch.js';
 import { podPlatform } from './platform.js';
 import type { Container, ContainerList, Pod, PodSpec } from './types.js';
 import { CONTAINER_LISTS, ORIGINAL_IMAGES_ANNOTATION } from './types.js';
@@ -82,6 +83,7 @@ export async function mutatePod(
   original: Pod,
   source: MetadataSource,
   opts: MutationOptions,
+  memo?: PlatformMemo,
 ): Promise<MutationResult> {
   const pod = cloneForMutation(original);
   const { platform, fixed } = podPlatform(pod, opts.defaultPlatform);
@@ -96,7 +98,7 @@ export async function mutatePod(
     pullSecret: 'not-needed',
   };
   const checks: Promise<void>[] = [];
-  const platforms = new PlatformCheck(source);
+  const platforms = new PlatformCheck(source, memo);
   for (const t of work) {
     const resolution = resolutions.get(t.ref.original);
     if (!resolution) throw new FnPinnerError('INTERNAL', `mutate pod: ${t.ref.original} was not resolved`);

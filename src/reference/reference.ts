@@ -89,11 +89,6 @@ export class ImageReference implements ReferenceParts {
     return `${this.writtenName}${this.tag ? `:${this.tag}` : ''}@${digest}`;
   }
 
-  /** A reference to the same repository by digest. */
-  withDigest(digest: string): ImageReference {
-    return new ImageReference({ ...this, original: this.pin(digest), digest });
-  }
-
   toString(): string {
     return this.original;
   }

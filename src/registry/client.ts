@@ -75,7 +75,7 @@ export class RegistryClient {
   constructor(private readonly deps: RegistryClientDeps) {
     this.conn = new Connection(deps.transport, deps.options, deps.metrics, deps.log);
     this.tokens = new TokenSource(
-      (req) => this.conn.send({ ...req, kind: 'token' }, Number.POSITIVE_INFINITY),
+      (req, deadline) => this.conn.send({ ...req, kind: 'token' }, deadline),
       deps.options,
       deps.log,
     );

@@ -4,13 +4,11 @@ import { FnPinnerError } from '../errors.js';
 import type { Logger } from '../logging.js';
 import type { Metrics } from '../metrics.js';
 import type { RegistryOptions } from '../options.js';
-import { retryAfterMs } from './errors.js';
+import { TEMPORARY_STATUSES, retryAfterMs } from './errors.js';
 import type { HttpRequest, HttpResponse, Transport, Trust } from './transport.js';
 import { isCertificateError, redactUrl } from './transport.js';
 
 export type RequestSpec = Omit<HttpRequest, 'trust'> & { kind: string };
-
-const RETRY_STATUSES = new Set([408, 429, 499, 500, 502, 503, 504, 522]);
 
 /**
  * Sends requests for the registry client: picks the trust store per host (custom CA first, the default store
@@ -39,7 +37,7 @@ export class Connection {
         await this.backoff(spec, { attempt, deadline }, { err });
         continue;
       }
-      if (!RETRY_STATUSES.has(res.status) || attempt >= this.options.maxAttempts) return res;
+      if (!TEMPORARY_STATUSES.has(res.status) || attempt >= this.options.maxAttempts) return res;
       await this.backoff(spec, { attempt, deadline }, { res });
     }
   }

@@ -14,7 +14,7 @@ const SPEC_CODES: Record<string, ErrorCode> = {
 };
 
 /** Statuses worth another attempt: https://github.com/google/go-containerregistry/blob/main/pkg/v1/remote/options.go */
-const TEMPORARY_STATUSES = new Set([408, 429, 499, 500, 502, 503, 504, 522]);
+export const TEMPORARY_STATUSES: ReadonlySet<number> = new Set([408, 429, 499, 500, 502, 503, 504, 522]);
 
 interface SpecError {
   code?: string;

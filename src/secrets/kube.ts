@@ -1,3 +1,5 @@
+import { X509Certificate } from 'node:crypto';
+
 import * as k8s from '@kubernetes/client-node';
 
 import { FnPinnerError } from '../errors.js';
@@ -7,7 +9,13 @@ import { FnPinnerError } from '../errors.js';
  * GETs: no informer, so no list/watch RBAC, and nothing that blocks waiting for a cache to sync.
  */
 export interface SecretObject {
-  metadata: { name: string; namespace: string; resourceVersion?: string; labels?: Record<string, string> };
+  metadata: {
+    name: string;
+    namespace: string;
+    resourceVersion?: string;
+    labels?: Record<string, string>;
+    [field: string]: unknown;
+  };
   type?: string;
   data?: Record<string, string>;
 }
@@ -23,8 +31,39 @@ export interface SecretApi {
 }
 
 export interface WebhookConfigApi {
-  /** Sets caBundle on every webhook of a MutatingWebhookConfiguration; returns false when already equal. */
+  /**
+   * Adds a CA (base64 PEM, as caBundle holds it) to every webhook of a MutatingWebhookConfiguration;
+   * returns false when every bundle already had it.
+   */
   setCaBundle(name: string, caBundle: string): Promise<boolean>;
+}
+
+/** CAs kept in a bundle: the new one and the most recent others, so replicas and rollouts overlap. */
+const MAX_BUNDLE_CAS = 3;
+
+/**
+ * A new replica (or a restarted pod) mints its own CA; replacing the bundle would make the API server
+ * reject the replicas still serving with the old one. So: the new CA first, then the others that are
+ * still valid, at most MAX_BUNDLE_CAS, without duplicates.
+ */
+export function mergeCaBundle(existing: string | undefined, added: string): string {
+  const pems = (b64: string | undefined): string[] =>
+    Buffer.from(b64 ?? '', 'base64')
+      .toString('utf8')
+      .match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  const [fresh] = pems(added);
+  if (!fresh) return added;
+  const now = Date.now();
+  const others = pems(existing).filter((pem) => {
+    if (pem === fresh) return false;
+    try {
+      return Date.parse(new X509Certificate(pem).validTo) > now;
+    } catch {
+      return false;
+    }
+  });
+  const kept = [fresh, ...others].slice(0, MAX_BUNDLE_CAS);
+  return Buffer.from(`${kept.join('\n')}\n`).toString('base64');
 }
 
 export class KubeApiError extends FnPinnerError {
@@ -67,22 +106,35 @@ function kubeError(op: string, err: unknown): KubeApiError {
   return new KubeApiError(`${op}: ${status ?? 'no response'} ${reason}: ${message}`, reason, status, err);
 }
 
+/**
+ * client-node 1.4 (node-fetch) sets no timeout: a blackholed API server would hang a call, and with it the
+ * single-flight sync every admission joins. Give up after this long; the retry and resync logic goes on.
+ */
+const API_TIMEOUT_MS = 10_000;
+
 async function call<T>(op: string, fn: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new KubeApiError(`${op}: no response within ${API_TIMEOUT_MS} ms`, 'Timeout', undefined, undefined),
+        ),
+      API_TIMEOUT_MS,
+    );
+  });
   try {
-    return await fn();
+    return await Promise.race([fn(), timeout]);
   } catch (err) {
-    throw kubeError(op, err);
+    throw err instanceof KubeApiError ? err : kubeError(op, err);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
 function toSecret(s: k8s.V1Secret): SecretObject {
   return {
-    metadata: {
-      name: s.metadata?.name ?? '',
-      namespace: s.metadata?.namespace ?? '',
-      resourceVersion: s.metadata?.resourceVersion,
-      labels: s.metadata?.labels,
-    },
+    metadata: { ...s.metadata, name: s.metadata?.name ?? '', namespace: s.metadata?.namespace ?? '' },
     type: s.type,
     data: s.data,
   };
@@ -130,10 +182,12 @@ export function createSecretApi(kc: k8s.KubeConfig): SecretApi {
   return {
     async read(namespace, name) {
       try {
-        return toSecret(await core.readNamespacedSecret({ namespace, name }));
+        return toSecret(
+          await call(`get secret ${namespace}/${name}`, () => core.readNamespacedSecret({ namespace, name })),
+        );
       } catch (err) {
-        if (err instanceof k8s.ApiException && err.code === 404) return undefined;
-        throw kubeError(`get secret ${namespace}/${name}`, err);
+        if (err instanceof KubeApiError && err.status === 404) return undefined;
+        throw err;
       }
     },
     create: async (secret) =>
@@ -167,8 +221,9 @@ export function createWebhookConfigApi(kc: k8s.KubeConfig): WebhookConfigApi {
       const op = `update caBundle of mutatingwebhookconfiguration ${name}`;
       const current = await call(op, () => admission.readMutatingWebhookConfiguration({ name }));
       const hooks = current.webhooks ?? [];
-      if (hooks.every((h) => h.clientConfig.caBundle === caBundle)) return false;
-      for (const h of hooks) h.clientConfig.caBundle = caBundle;
+      const merged = hooks.map((h) => mergeCaBundle(h.clientConfig.caBundle, caBundle));
+      if (hooks.every((h, i) => h.clientConfig.caBundle === merged[i])) return false;
+      hooks.forEach((h, i) => (h.clientConfig.caBundle = merged[i]));
       // resourceVersion from the read makes this an optimistic update: a concurrent edit gets a Conflict.
       await call(op, () => admission.replaceMutatingWebhookConfiguration({ name, body: current }));
       return true;

@@ -53,7 +53,8 @@ export class PullSecretSync {
   /** Starts syncing; the first sync's failure is reported by notReadyReason(), not thrown. */
   start(): void {
     this.trigger('start');
-    this.watcher = watch(dirname(this.opts.sourcePath), () => {
+    // Not persistent: the HTTPS server keeps the process alive; a watcher alone must not.
+    this.watcher = watch(dirname(this.opts.sourcePath), { persistent: false }, () => {
       clearTimeout(this.debounce);
       // A kubelet swap is a burst of events; sync once it settles.
       this.debounce = setTimeout(() => this.trigger('file changed', { fresh: true }), 200);
@@ -72,9 +73,9 @@ export class PullSecretSync {
   }
 
   notReadyReason(): string | undefined {
-    return this.opts.namespaces.every((ns) => this.everSynced.has(ns))
-      ? undefined
-      : `pull secret: ${this.lastError}`;
+    // One good namespace is enough to serve: ensure() still gates each pod on its own namespace, and one
+    // missing namespace must not take the webhook out of every Service endpoint.
+    return this.everSynced.size > 0 ? undefined : `pull secret: ${this.lastError}`;
   }
 
   /** Concurrent callers share one sync. */

@@ -525,7 +525,7 @@ describe('decide: the pull secret (private registries enabled)', () => {
     expect(pod.spec?.imagePullSecrets).toEqual([{ name: 'auth-secret' }]);
   });
 
-  it('skips it when an entry by that name is already there, and does not ensure the secret', async () => {
+  it('skips it when an entry by that name is already there, but still ensures the secret exists', async () => {
     const review = fixture('pod-create-private-registry.json');
     podOf(review).spec!.imagePullSecrets = [{ name: 'auth-secret' }, { name: 'team-registry' }];
     const secrets = gate();
@@ -538,7 +538,8 @@ describe('decide: the pull secret (private registries enabled)', () => {
       { name: 'auth-secret' },
       { name: 'team-registry' },
     ]);
-    expect(secrets.ensure).not.toHaveBeenCalled();
+    // The pod will pull with it either way, so it must exist (design.md: ensured before admission).
+    expect(secrets.ensure.mock.calls).toEqual([[{ dryRun: false, namespace: 'porch-fn-system' }]]);
   });
 
   it.each([

@@ -134,6 +134,32 @@ describe('ImageResolver caching', () => {
     expect(fake.calls).toEqual([`GET manifest ${digest}`, expect.stringMatching(/^GET blob sha256:/)]);
   });
 
+  it('serves the cached digest when revalidation hits a temporary registry failure, and asks again next time', async () => {
+    const { fake, resolver, clock } = setup(1_000);
+    const digest = fake.image('v1', ['/fn']);
+    await resolver.resolve('r.io/a:v1');
+    clock.now += 1_000;
+    const head = fake.headManifest.bind(fake);
+    fake.headManifest = async () => {
+      throw new FnPinnerError('UNAVAILABLE', 'resolve x: HEAD: 503', { temporary: true, status: 503 });
+    };
+    await expect(resolver.resolve('r.io/a:v1')).resolves.toMatchObject({ metadata: { digest } });
+    fake.headManifest = head;
+    fake.calls = [];
+    await resolver.resolve('r.io/a:v1');
+    expect(fake.calls).toEqual(['HEAD v1']);
+  });
+
+  it('fails revalidation that finds the tag gone', async () => {
+    const { fake, resolver, clock } = setup(1_000);
+    fake.image('v1', ['/fn']);
+    await resolver.resolve('r.io/a:v1');
+    clock.now += 1_000;
+    fake.tags.delete('v1');
+    fake.manifests.clear();
+    await expect(resolver.resolve('r.io/a:v1')).rejects.toMatchObject({ code: 'MANIFEST_UNKNOWN' });
+  });
+
   it('does not cache failures', async () => {
     const { fake, resolver } = setup();
     await expect(resolver.resolve('r.io/a:v1')).rejects.toMatchObject({ code: 'MANIFEST_UNKNOWN' });

@@ -21,10 +21,12 @@ const DEFAULT_EXPIRES_IN_S = 60;
 /** Refresh this long before expiry so a token never lapses mid-resolution. */
 const EXPIRY_MARGIN_MS = 10_000;
 
-export type Send = (req: Omit<HttpRequest, 'trust'>) => Promise<HttpResponse>;
+export type Send = (req: Omit<HttpRequest, 'trust'>, deadline: number) => Promise<HttpResponse>;
 
 export interface TokenRequestContext {
   signal: AbortSignal;
+  /** The resolution's deadline: token retries never go past it. */
+  deadline: number;
   what: string;
 }
 
@@ -56,6 +58,12 @@ export class TokenSource {
     return this.flights.run(key, () => this.fetch(key, { challenge, scope, cred }, ctx));
   }
 
+  /** One entry per realm × scope × credential would otherwise pile up for the life of the process. */
+  private prune(): void {
+    const now = this.now();
+    for (const [key, entry] of this.cache) if (entry.expiresAt <= now) this.cache.delete(key);
+  }
+
   /** Forget a token the registry rejected, so the next call fetches a fresh one. */
   invalidate(challenge: BearerChallenge, scope: string, cred: Credential | undefined): void {
     this.cache.delete(
@@ -69,12 +77,15 @@ export class TokenSource {
     ctx: TokenRequestContext,
   ): Promise<string> {
     const what = `${ctx.what}: fetch token for ${scope}${cred ? ` with ${cred.source}` : ' anonymously'}`;
-    const res = await this.send({
-      ...tokenRequest(challenge, scope, cred),
-      signal: ctx.signal,
-      what,
-      maxBytes: this.options.maxTokenBodyBytes,
-    });
+    const res = await this.send(
+      {
+        ...tokenRequest(challenge, scope, cred),
+        signal: ctx.signal,
+        what,
+        maxBytes: this.options.maxTokenBodyBytes,
+      },
+      ctx.deadline,
+    );
     if (res.status === 401 || res.status === 403) {
       throw new FnPinnerError(
         'UNAUTHORIZED',
@@ -89,6 +100,7 @@ export class TokenSource {
       });
     }
     const { token, expiresInS } = parseTokenResponse(res.body, what);
+    this.prune();
     this.cache.set(key, { token, expiresAt: this.now() + Math.max(0, expiresInS * 1000 - EXPIRY_MARGIN_MS) });
     this.log.debug({ realm: challenge.realm, scope, expiresInS }, 'registry token issued');
     return token;
