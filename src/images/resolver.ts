@@ -68,6 +68,7 @@ interface Work {
 export class ImageResolver {
   private readonly flights = new SingleFlight<string, Resolution>();
   private readonly manifestFlights = new SingleFlight<string, ManifestResult>();
+  private readonly tagFlights = new SingleFlight<string, ManifestResult>();
   private readonly configFlights = new SingleFlight<string, ImageConfig>();
 
   constructor(private readonly deps: ImageResolverDeps) {}
@@ -160,10 +161,13 @@ export class ImageResolver {
     if (state) return this.revalidate(work, tagKey, state.digest);
     this.deps.metrics.cacheLookups.inc({ tier: 'tag', result: 'miss' });
     work.outcome = 'miss';
-    const fetched = await this.deps.client.getManifest(ref, ref.identifier, ctx);
-    this.deps.cache.setManifest(`${ref.name}@${fetched.digest}`, fetched);
-    this.deps.cache.setTag(tagKey, fetched.digest);
-    return fetched;
+    // Keyed by tag alone: pods asking for different platforms of the same tag share the GET.
+    return this.tagFlights.run(tagKey, async () => {
+      const fetched = await this.deps.client.getManifest(ref, ref.identifier, ctx);
+      this.deps.cache.setManifest(`${ref.name}@${fetched.digest}`, fetched);
+      this.deps.cache.setTag(tagKey, fetched.digest);
+      return fetched;
+    });
   }
 
   /**
@@ -174,7 +178,9 @@ export class ImageResolver {
   private async revalidate(work: Work, tagKey: string, cachedDigest: string): Promise<ManifestResult> {
     let digest: string;
     try {
-      digest = await this.deps.client.headManifest(work.ref, work.ref.identifier, work.ctx);
+      const head = await this.deps.client.headManifest(work.ref, work.ref.identifier, work.ctx);
+      digest = head.digest;
+      if (head.fetched) this.deps.cache.setManifest(`${work.ref.name}@${digest}`, head.fetched);
     } catch (err) {
       const e = toFnPinnerError(err, work.ctx.what);
       if (!e.temporary && e.code !== 'TIMEOUT') throw e;

@@ -81,8 +81,15 @@ export class RegistryClient {
     );
   }
 
-  /** The digest a tag (or digest) points to, without downloading the manifest: HEAD, then GET without the header. */
-  async headManifest(ref: ImageReference, identifier: string, ctx: CallContext): Promise<string> {
+  /**
+   * The digest a tag (or digest) points to, without downloading the manifest: HEAD, then GET when the
+   * registry sends no Docker-Content-Digest (the manifest fetched then comes back too, so it is not lost).
+   */
+  async headManifest(
+    ref: ImageReference,
+    identifier: string,
+    ctx: CallContext,
+  ): Promise<{ digest: string; fetched?: ManifestResult }> {
     const call: Call = {
       kind: 'manifest',
       method: 'HEAD',
@@ -93,8 +100,9 @@ export class RegistryClient {
     };
     const res = await this.authorized(ref, call, ctx);
     const digest = header(res, 'docker-content-digest');
-    if (digest && /^sha256:[a-f0-9]{64}$/.test(digest)) return digest;
-    return (await this.getManifest(ref, identifier, ctx)).digest;
+    if (digest && /^sha256:[a-f0-9]{64}$/.test(digest)) return { digest };
+    const fetched = await this.getManifest(ref, identifier, ctx);
+    return { digest: fetched.digest, fetched };
   }
 
   /** GETs a manifest or index and verifies its sha256 against the digest asked for or announced. */

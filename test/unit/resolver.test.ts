@@ -35,10 +35,10 @@ class FakeClient {
     return digest;
   }
 
-  async headManifest(_ref: ImageReference, id: string): Promise<string> {
+  async headManifest(_ref: ImageReference, id: string): Promise<{ digest: string }> {
     this.calls.push(`HEAD ${id}`);
     await this.gate;
-    return this.lookup(id).digest;
+    return { digest: this.lookup(id).digest };
   }
 
   async getManifest(_ref: ImageReference, id: string): Promise<ManifestResult> {
