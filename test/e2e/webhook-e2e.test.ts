@@ -339,14 +339,19 @@ describe('fn-pinner against a real kube-apiserver', () => {
       commandPrefix: JSON.stringify(PREFIX),
     });
     expect(main.port).toBe(port);
-    // caBundle: published by fn-pinner itself (02-rbac.yaml's ClusterRole: get + update on "fn-pinner").
-    expect(main.logs.find((l) => l.msg === 'caBundle published')).toMatchObject({ changed: true });
+    // caBundle: published by fn-pinner itself (02-rbac.yaml's ClusterRole: get + update on "fn-pinner"),
+    // in the background of start-up, with its CA first and any other still-valid CA kept behind it.
+    const { value: published } = await until('caBundle published', async () =>
+      main.logs.find((l) => l.msg === 'caBundle published'),
+    );
+    expect(published).toMatchObject({ changed: true });
     const config = await kube.get({
       apiVersion: 'admissionregistration.k8s.io/v1',
       kind: 'MutatingWebhookConfiguration',
       metadata: { name: 'fn-pinner' },
     });
-    expect(config.body.webhooks[0].clientConfig.caBundle).toBe(caBundle(main.caPem));
+    const bundle = Buffer.from(config.body.webhooks[0].clientConfig.caBundle, 'base64').toString('utf8');
+    expect(bundle.startsWith(Buffer.from(caBundle(main.caPem), 'base64').toString('utf8').trim())).toBe(true);
 
     // Not ready: it may not even read the Secret yet.
     const { value: before } = await until('readyz giving the reason', async () => {
