@@ -46,6 +46,16 @@ function notAPod(request: AdmissionRequest): string | undefined {
   return `${kind.group || 'core'}/${kind.version} ${kind.kind}${subResource ? `/${subResource}` : ''} is not a pod`;
 }
 
+/**
+ * The annotation, or the label of the same name: the label is what the webhook configuration's
+ * objectSelector filters on in a cluster; honouring it here keeps `fn-pinner mutate` consistent.
+ */
+function optedOut(pod: Pod | undefined): boolean {
+  const labels = pod?.metadata?.labels as Record<string, string> | undefined;
+  const value = pod?.metadata?.annotations?.[OPT_OUT_ANNOTATION] ?? labels?.[OPT_OUT_ANNOTATION];
+  return value === 'true' || value === 'skip';
+}
+
 /** DELETE and CONNECT (and anything not a pod CREATE) leave before any work is done. */
 function skip(
   request: AdmissionRequest,
@@ -59,8 +69,7 @@ function skip(
   if (request.namespace && deps.options.excludedNamespaces.includes(request.namespace)) {
     return { reason: Reason.SkippedNamespace, message: `namespace ${request.namespace} is excluded` };
   }
-  const optOut = (request.object as Pod | undefined)?.metadata?.annotations?.[OPT_OUT_ANNOTATION];
-  if (optOut === 'true' || optOut === 'skip') {
+  if (optedOut(request.object as Pod | undefined)) {
     return { reason: Reason.SkippedOptOut, message: `pod opted out with ${OPT_OUT_ANNOTATION}` };
   }
   return undefined;

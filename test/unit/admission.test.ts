@@ -740,6 +740,17 @@ const skips: Array<[string, () => Review, Reason, Setup]> = [
     Reason.SkippedOptOut,
     {},
   ],
+  [
+    'a pod labelled fn-pinner.io/skip: "true"',
+    () => {
+      const review = fixture('pod-create.json');
+      const metadata = podOf(review).metadata!;
+      metadata.labels = { ...(metadata.labels as Record<string, string>), 'fn-pinner.io/skip': 'true' };
+      return review;
+    },
+    Reason.SkippedOptOut,
+    {},
+  ],
 ];
 
 describe('decide: what is left alone', () => {
