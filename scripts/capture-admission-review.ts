@@ -16,7 +16,12 @@ const hook = await startPatchWebhook((object, request) => {
 });
 try {
   await kube.createNamespace('porch-fn-system');
-  await registerWebhook(kube, { name: 'capture', url: hook.url, caPem: hook.caPem, namespace: 'porch-fn-system' });
+  await registerWebhook(kube, {
+    name: 'capture',
+    url: hook.url,
+    caPem: hook.caPem,
+    namespace: 'porch-fn-system',
+  });
   await waitForWebhook(kube, { namespace: 'porch-fn-system', acted: () => hook.calls > 0 });
   await kube.create({
     apiVersion: 'v1',

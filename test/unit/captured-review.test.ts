@@ -53,7 +53,7 @@ describe('a captured AdmissionReview from kube-apiserver v1.20.2', () => {
         },
       },
     });
-    const answer = (await endpoint.review(structuredClone(review)));
+    const answer = await endpoint.review(structuredClone(review));
     const fn = 'ghcr.io/kptdev/krm-functions-catalog/set-namespace:v0.4.1';
     const wrapper = 'docker.io/nephio/porch-wrapper-server:latest';
     expect(answer.status).toBe(200);
