@@ -57,9 +57,10 @@ describe('a captured AdmissionReview from kube-apiserver v1.20.2', () => {
     const fn = 'ghcr.io/kptdev/krm-functions-catalog/set-namespace:v0.4.1';
     const wrapper = 'docker.io/nephio/porch-wrapper-server:latest';
     expect(answer.status).toBe(200);
-    const { response } = answer.body;
-    expect(answer.body.apiVersion).toBe('admission.k8s.io/v1');
-    expect(answer.body.kind).toBe('AdmissionReview');
+    const body = answer.body as { apiVersion: string; kind: string; response: Record<string, any> };
+    const { response } = body;
+    expect(body.apiVersion).toBe('admission.k8s.io/v1');
+    expect(body.kind).toBe('AdmissionReview');
     expect(Object.keys(response).sort()).toEqual([
       'allowed',
       'auditAnnotations',
