@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -29,7 +29,9 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promi
       },
     }),
   });
-  return { code, stdout, stderr, ms: performance.now() - started };
+  const ms = performance.now() - started;
+  rmSync(home, { recursive: true, force: true });
+  return { code, stdout, stderr, ms };
 }
 
 /** Writes a Docker config with `auths` entries (host → user:pass) and returns its path. */

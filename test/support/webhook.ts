@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -28,9 +28,10 @@ export async function startTestWebhook(
   overrides: { apis?: ClusterApis } = {},
 ): Promise<TestWebhook> {
   const certDir = mkdtempSync(join(tmpdir(), 'fn-pinner-certs-'));
+  const home = mkdtempSync(join(tmpdir(), 'fn-pinner-home-'));
   const config = loadServeConfig(
     { host: '127.0.0.1', port: '0', certDir, logLevel: 'info', ...opts },
-    { HOME: mkdtempSync(join(tmpdir(), 'fn-pinner-home-')) },
+    { HOME: home },
   );
   const logs: Array<Record<string, unknown>> = [];
   const sink = new Writable({
@@ -60,6 +61,8 @@ export async function startTestWebhook(
     async stop() {
       await dispatcher.close();
       await webhook.close(1000);
+      rmSync(home, { recursive: true, force: true });
+      rmSync(certDir, { recursive: true, force: true });
     },
   };
 }
