@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+
 import { Command, CommanderError } from 'commander';
 
 import type { CliIo } from './io.js';
@@ -6,8 +8,21 @@ import { registerMutate } from './mutate.js';
 import { registerResolve } from './resolve.js';
 import { registerServe } from './serve.js';
 
+/** dist/cli/main.js and src/cli/main.ts both sit two levels below package.json. */
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version?: string;
+    };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
 export function buildProgram(io: CliIo): Command {
   const program = new Command('fn-pinner')
+    .version(version())
     .description('Pins KRM function pod images to digests, sets their commands and attaches a pull secret')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) });
