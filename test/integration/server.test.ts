@@ -8,8 +8,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Agent, request } from 'undici';
 import type { Dispatcher } from 'undici';
-import { createLogger } from '../../src/logging.js';
-import type { Logger } from '../../src/logging.js';
 import { createMetrics } from '../../src/metrics.js';
 import { MAX_ADMISSION_BODY_BYTES, createApp } from '../../src/server/app.js';
 import { startHttpsServer } from '../../src/server/https.js';
@@ -18,24 +16,11 @@ import type { AdmissionEndpoint } from '../../src/server/types.js';
 import { describeCert, generateServingCert } from '../../src/tls/certs.js';
 import { ensureServingCerts, servingDnsNames } from '../../src/tls/serving.js';
 import type { ServingCerts } from '../../src/tls/serving.js';
+import { captureLogger } from '../support/capture-logger.js';
+import type { LogLine } from '../support/capture-logger.js';
 
 const SERVICE_NAME = 'fn-pinner.porch-fn-system.svc';
 const DAY = 86_400_000;
-
-interface LogLine {
-  level: string;
-  msg: string;
-  err?: { message: string };
-}
-
-function captureLogger(): { log: Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const log = createLogger(
-    { level: 'debug' },
-    { write: (s: string) => lines.push(JSON.parse(s) as LogLine) },
-  );
-  return { log, lines };
-}
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve = (): void => undefined;

@@ -3,8 +3,7 @@ import { readFileSync } from 'node:fs';
 
 import { createAdmissionEndpoint } from '../../src/admission/endpoint.js';
 import { createLogger } from '../../src/logging.js';
-import type { MetadataSource } from '../../src/mutation/pod.js';
-import { ImageReference } from '../../src/reference/reference.js';
+import { FakeMetadataSource } from '../support/fake-resolver.js';
 
 /**
  * The exact wire answer to an AdmissionReview captured from a real kube-apiserver (v1.20.2) creating a
@@ -13,29 +12,14 @@ import { ImageReference } from '../../src/reference/reference.js';
 const review = JSON.parse(
   readFileSync(new URL('../fixtures/admission/captured/pod-create-v1.20.json', import.meta.url), 'utf8'),
 );
-const FN_DIGEST = `sha256:${'5'.repeat(64)}`;
-const WRAPPER_DIGEST = `sha256:${'9'.repeat(64)}`;
-
-const source: MetadataSource = {
-  async resolve(image) {
-    const ref = typeof image === 'string' ? ImageReference.parse(image) : image;
-    const digest = ref.repository.includes('wrapper') ? WRAPPER_DIGEST : FN_DIGEST;
-    return {
-      cache: 'miss',
-      metadata: {
-        image: ref.original,
-        digest,
-        resolved: ref.pin(digest),
-        mediaType: 'application/vnd.oci.image.manifest.v1+json',
-        platform: { os: 'linux', architecture: 'amd64' },
-        manifestDigest: digest,
-        entrypoint: ['/usr/local/bin/function'],
-        cmd: [],
-        platforms: undefined,
-      },
-    };
-  },
-};
+const fn = 'ghcr.io/kptdev/krm-functions-catalog/set-namespace:v0.4.1';
+const wrapper = 'docker.io/nephio/porch-wrapper-server:latest';
+const source = new FakeMetadataSource({
+  [fn]: { entrypoint: ['/usr/local/bin/function'] },
+  [wrapper]: { entrypoint: ['/usr/local/bin/function'] },
+});
+const FN_DIGEST = source.digestOf(fn);
+const WRAPPER_DIGEST = source.digestOf(wrapper);
 
 describe('a captured AdmissionReview from kube-apiserver v1.20.2', () => {
   it('gets exactly this AdmissionReview back: uid echoed, JSONPatch, audit annotations', async () => {
@@ -54,8 +38,6 @@ describe('a captured AdmissionReview from kube-apiserver v1.20.2', () => {
       },
     });
     const answer = await endpoint.review(structuredClone(review));
-    const fn = 'ghcr.io/kptdev/krm-functions-catalog/set-namespace:v0.4.1';
-    const wrapper = 'docker.io/nephio/porch-wrapper-server:latest';
     expect(answer.status).toBe(200);
     const body = answer.body as { apiVersion: string; kind: string; response: Record<string, any> };
     const { response } = body;

@@ -2,9 +2,8 @@ import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 
 import { mutatePod } from '../../src/mutation/pod.js';
-import type { MetadataSource } from '../../src/mutation/pod.js';
 import type { Pod } from '../../src/mutation/types.js';
-import { ImageReference } from '../../src/reference/reference.js';
+import { FakeMetadataSource } from '../support/fake-resolver.js';
 
 function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null) {
@@ -13,27 +12,6 @@ function deepFreeze<T>(value: T): T {
   }
   return value;
 }
-
-const digest = `sha256:${'c'.repeat(64)}`;
-const source: MetadataSource = {
-  async resolve(image) {
-    const ref = typeof image === 'string' ? ImageReference.parse(image) : image;
-    return {
-      cache: 'hit',
-      metadata: {
-        image: ref.original,
-        digest,
-        resolved: ref.pin(digest),
-        mediaType: 'application/vnd.oci.image.manifest.v1+json',
-        platform: { os: 'linux', architecture: 'amd64' },
-        manifestDigest: digest,
-        entrypoint: ['/fn'],
-        cmd: ['--x'],
-        platforms: undefined,
-      },
-    };
-  },
-};
 
 describe('mutatePod', () => {
   it('never modifies the pod it was given (copy-on-write clone), even with pull secret and annotations', async () => {
@@ -44,6 +22,10 @@ describe('mutatePod', () => {
       ),
     );
     const original = review.request.object as Pod;
+    const images = [...(original.spec?.initContainers ?? []), ...(original.spec?.containers ?? [])];
+    const source = new FakeMetadataSource(
+      Object.fromEntries(images.map((c) => [c.image!, { entrypoint: ['/fn'], cmd: ['--x'] }])),
+    );
     const snapshot = structuredClone(original);
     deepFreeze(original);
     const result = await mutatePod(original, source, {

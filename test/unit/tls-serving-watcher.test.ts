@@ -2,7 +2,6 @@ import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { createLogger } from '../../src/logging.js';
 import type { Logger } from '../../src/logging.js';
 import { writeCertDirFiles } from '../../src/tls/cert-dir.js';
 import { describeCert, generateCa } from '../../src/tls/certs.js';
@@ -10,6 +9,7 @@ import { ensureServingCerts } from '../../src/tls/serving.js';
 import type { ServingCerts } from '../../src/tls/serving.js';
 import { ServingCertManager } from '../../src/tls/serving-watcher.js';
 import type { ServingCertManagerOptions } from '../../src/tls/serving-watcher.js';
+import { captureLogger } from '../support/capture-logger.js';
 
 jest.setTimeout(30_000);
 
@@ -36,21 +36,6 @@ afterEach(() => {
 });
 
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-
-interface LogLine {
-  level: string;
-  msg: string;
-  err?: { message: string };
-}
-
-function captureLogger(): { log: Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const log = createLogger(
-    { level: 'debug' },
-    { write: (s: string) => lines.push(JSON.parse(s) as LogLine) },
-  );
-  return { log, lines };
-}
 
 let counter = 0;
 function seededDir(): string {
