@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 
-import type { CacheOptions } from '../options.js';
+import type { CacheOptions } from './options.js';
 import type { ImageConfig, ManifestResult } from '../registry/index.js';
 
 interface TagEntry {

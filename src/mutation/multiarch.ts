@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 
 import type { Resolution } from '../images/resolver.js';
-import type { Platform } from '../options.js';
+import type { Platform } from '../reference/platform.js';
 import { formatPlatform } from '../reference/platform.js';
 import type { ImageReference } from '../reference/reference.js';
 import { runtimeArgv } from './command.js';

@@ -1,8 +1,8 @@
 import { FnPinnerError, toFnPinnerError } from '../errors.js';
 import type { CacheOutcome, Resolution } from '../images/resolver.js';
-import type { Platform } from '../options.js';
+import type { Platform } from '../reference/platform.js';
+import type { RegistryPrefixes } from '../reference/prefixes.js';
 import { ImageReference } from '../reference/reference.js';
-import { matchesPrefix } from '../registry/auth/routing.js';
 import { hasCommand, planCommand } from './command.js';
 import { PlatformCheck } from './multiarch.js';
 import type { PlatformMemo } from './multiarch.js';
@@ -20,7 +20,7 @@ export interface MutationOptions {
   commandPrefix: string[];
   defaultPlatform: Platform;
   /** Present when private registries are enabled: custom-registry pods get this pull secret. */
-  pullSecret?: { name: string; defaultRegistries: string[] };
+  pullSecret?: { name: string; defaultRegistries: RegistryPrefixes };
 }
 
 export interface ContainerChange {
@@ -214,10 +214,9 @@ function recordOriginals(pod: Pod, changes: ContainerChange[]): void {
 function attachPullSecret(
   pod: Pod,
   all: Target[],
-  secret: { name: string; defaultRegistries: string[] },
+  secret: { name: string; defaultRegistries: RegistryPrefixes },
 ): MutationResult['pullSecret'] {
-  // Prefixes were normalised once, in config.ts.
-  const custom = all.some((t) => !matchesPrefix(t.ref, secret.defaultRegistries));
+  const custom = all.some((t) => !secret.defaultRegistries.matches(t.ref));
   if (!custom) return 'not-needed';
   const spec = (pod.spec ??= {});
   const list = (spec.imagePullSecrets ??= []);

@@ -4,7 +4,7 @@ import { FnPinnerError } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
 import type { Logger } from '../logging.js';
 import type { Metrics } from '../metrics.js';
-import type { RegistryOptions } from '../options.js';
+import type { RegistryOptions } from './options.js';
 import type { ImageReference } from '../reference/reference.js';
 import { SingleFlight } from '../util/singleflight.js';
 import { parseWwwAuthenticate } from './auth/challenge.js';

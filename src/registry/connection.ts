@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { FnPinnerError } from '../errors.js';
 import type { Logger } from '../logging.js';
 import type { Metrics } from '../metrics.js';
-import type { RegistryOptions } from '../options.js';
+import type { RegistryOptions } from './options.js';
 import { TEMPORARY_STATUSES, retryAfterMs } from './errors.js';
 import type { HttpRequest, HttpResponse, Transport, Trust } from './transport.js';
 import { isCertificateError, redactUrl } from './transport.js';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 import { FnPinnerError } from '../errors.js';
-import type { Platform } from '../options.js';
+import type { Platform } from '../reference/platform.js';
 
 export const MediaType = {
   ociManifest: 'application/vnd.oci.image.manifest.v1+json',

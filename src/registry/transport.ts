@@ -5,7 +5,7 @@ import { Agent, request } from 'undici';
 import type { Dispatcher } from 'undici';
 
 import { FnPinnerError } from '../errors.js';
-import type { RegistryOptions } from '../options.js';
+import type { RegistryOptions } from './options.js';
 
 /** Which trust store a connection uses: the system roots plus the custom CA, or Node's default store alone. */
 export type Trust = 'custom' | 'default';

@@ -1,8 +1,7 @@
-import { X509Certificate } from 'node:crypto';
-
 import * as k8s from '@kubernetes/client-node';
 
 import { FnPinnerError } from '../errors.js';
+import { mergeCaBundle } from '../tls/ca-bundle.js';
 
 /**
  * The only module that talks to the Kubernetes API (and imports @kubernetes/client-node). Reads are plain
@@ -36,34 +35,6 @@ export interface WebhookConfigApi {
    * returns false when every bundle already had it.
    */
   setCaBundle(name: string, caBundle: string): Promise<boolean>;
-}
-
-/** CAs kept in a bundle: the new one and the most recent others, so replicas and rollouts overlap. */
-const MAX_BUNDLE_CAS = 3;
-
-/**
- * A new replica (or a restarted pod) mints its own CA; replacing the bundle would make the API server
- * reject the replicas still serving with the old one. So: the new CA first, then the others that are
- * still valid, at most MAX_BUNDLE_CAS, without duplicates.
- */
-export function mergeCaBundle(existing: string | undefined, added: string): string {
-  const pems = (b64: string | undefined): string[] =>
-    Buffer.from(b64 ?? '', 'base64')
-      .toString('utf8')
-      .match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-  const [fresh] = pems(added);
-  if (!fresh) return added;
-  const now = Date.now();
-  const others = pems(existing).filter((pem) => {
-    if (pem === fresh) return false;
-    try {
-      return Date.parse(new X509Certificate(pem).validTo) > now;
-    } catch {
-      return false;
-    }
-  });
-  const kept = [fresh, ...others].slice(0, MAX_BUNDLE_CAS);
-  return Buffer.from(`${kept.join('\n')}\n`).toString('base64');
 }
 
 export class KubeApiError extends FnPinnerError {

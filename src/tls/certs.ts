@@ -1,6 +1,7 @@
 import { X509Certificate, generateKeyPairSync, randomBytes } from 'node:crypto';
 import forge from 'node-forge';
 import { FnPinnerError } from '../errors.js';
+import { DAY_MS, errorMessage } from './pem.js';
 
 /**
  * X.509 material for the webhook's serving certificate and for test registries: a self-signed CA and
@@ -41,7 +42,6 @@ export interface CertDescription {
 
 const DEFAULT_CA_DAYS = 3650;
 const DEFAULT_LEAF_DAYS = 365;
-const DAY_MS = 24 * 60 * 60 * 1000;
 /** Tolerates clocks that run slightly behind ours (API server, registry, CI machines). */
 const BACKDATE_MS = 5 * 60 * 1000;
 
@@ -88,9 +88,13 @@ export function describeCert(pem: string): CertDescription {
   try {
     x509 = new X509Certificate(pem);
   } catch (err) {
-    throw new FnPinnerError('TLS', `describe certificate: not a PEM X.509 certificate (${errorText(err)})`, {
-      cause: err,
-    });
+    throw new FnPinnerError(
+      'TLS',
+      `describe certificate: not a PEM X.509 certificate (${errorMessage(err)})`,
+      {
+        cause: err,
+      },
+    );
   }
   const names = parseSubjectAltName(x509.subjectAltName);
   return {
@@ -159,9 +163,13 @@ function parseCa(ca: CertKeyPair): { cert: forge.pki.Certificate; key: forge.pki
       key: forge.pki.privateKeyFromPem(ca.keyPem),
     };
   } catch (err) {
-    throw new FnPinnerError('TLS', `generate serving certificate: cannot read the CA (${errorText(err)})`, {
-      cause: err,
-    });
+    throw new FnPinnerError(
+      'TLS',
+      `generate serving certificate: cannot read the CA (${errorMessage(err)})`,
+      {
+        cause: err,
+      },
+    );
   }
 }
 
@@ -206,8 +214,4 @@ function canonicalIp(ip: string): string {
   } catch {
     return ip;
   }
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -1,4 +1,5 @@
 import { FnPinnerError } from '../errors.js';
+import { DAY_MS } from './pem.js';
 import { readCertDirFile, writeCertDirFiles } from './cert-dir.js';
 import { generateCa, generateServingCert } from './certs.js';
 import type { CertKeyPair } from './certs.js';
@@ -12,13 +13,11 @@ import type { ServingPems } from './serving-check.js';
  * the same CA and the caBundle in the MutatingWebhookConfiguration does not change.
  */
 
-export const DEFAULT_CERT_DIR = 'certs';
 export const CA_CERT_FILE = 'ca.crt';
 export const CA_KEY_FILE = 'ca.key';
 export const CERT_FILE = 'tls.crt';
 export const KEY_FILE = 'tls.key';
 
-const DAY_MS = 86_400_000;
 const DEFAULT_VALIDITY_DAYS = 365;
 /** cert-manager's default renewBefore for a 90-day certificate is 30 days; a month is also ample warning. */
 const DEFAULT_RENEW_BEFORE_DAYS = 30;
@@ -78,11 +77,6 @@ interface Settings {
 export function servingDnsNames(service: string, namespace: string, extra: string[] = []): string[] {
   const svc = `${service}.${namespace}.svc`;
   return [...new Set([svc, `${svc}.cluster.local`, 'localhost', ...extra])];
-}
-
-/** The `caBundle` field of a MutatingWebhookConfiguration: the PEM, base64-encoded. */
-export function caBundle(caPem: string): string {
-  return Buffer.from(caPem, 'utf8').toString('base64');
 }
 
 /**

@@ -3,10 +3,8 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { createLogger } from '../../src/logging.js';
-import { createMetrics } from '../../src/metrics.js';
 import { createSecretApi, loadKubeConfig } from '../../src/secrets/kube.js';
-import { PullSecretSync } from '../../src/secrets/sync.js';
+import { pullSecretSync } from '../support/pull-secret.js';
 import { writeDockerConfig } from '../support/cli.js';
 import { createManifestFile, startKube } from '../support/kube.js';
 import type { TestKube } from '../support/kube.js';
@@ -44,14 +42,7 @@ describe('in-cluster configuration', () => {
 
     const kc = loadKubeConfig({ inCluster: true, serviceAccountRoot: root });
     const file = writeDockerConfig({ 'registry.example.com': ['robot', 'secret'] });
-    const sync = new PullSecretSync({
-      api: createSecretApi(kc),
-      sourcePath: file,
-      name: 'auth-secret',
-      namespaces: ['porch-fn-system'],
-      log: createLogger({ level: 'silent' }),
-      metrics: createMetrics(),
-    });
+    const { sync } = pullSecretSync(createSecretApi(kc), file, { namespaces: ['porch-fn-system'] });
     await sync.syncNow();
     const secret = await kube.request('GET', '/api/v1/namespaces/porch-fn-system/secrets/auth-secret');
     expect(secret.status).toBe(200);

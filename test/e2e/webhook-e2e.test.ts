@@ -15,9 +15,9 @@ import {
   loadKubeConfig,
 } from '../../src/secrets/kube.js';
 import type { SecretApi } from '../../src/secrets/kube.js';
-import { PullSecretSync } from '../../src/secrets/sync.js';
-import { caBundle } from '../../src/tls/serving.js';
-import type { ClusterApis } from '../../src/cluster.js';
+import { pullSecretSync } from '../support/pull-secret.js';
+import { caBundle } from '../../src/tls/ca-bundle.js';
+import type { ClusterApis } from '../../src/app/cluster.js';
 import { imagePusher } from '../support/images.js';
 import type { PushedImage } from '../support/images.js';
 import {
@@ -560,14 +560,12 @@ describe('fn-pinner against a real kube-apiserver', () => {
     const raceOutcomes: string[] = [];
     const syncs = [0, 1].map(
       () =>
-        new PullSecretSync({
-          api: saApis(raceOutcomes).secrets,
-          sourcePath: raceVolume.path(DOCKER_CONFIG_KEY),
+        pullSecretSync(saApis(raceOutcomes).secrets, raceVolume.path(DOCKER_CONFIG_KEY), {
           name: SECRET,
           namespaces: [RACE_NS],
           log,
           metrics,
-        }),
+        }).sync,
     );
     let raced = 0;
     for (let round = 0; round < 5; round++) {
@@ -594,13 +592,9 @@ describe('fn-pinner against a real kube-apiserver', () => {
     const slow: SecretApi = { ...api, read: async (ns, name) => (await sleep(600), api.read(ns, name)) };
     const old = dockerConfig({ [basic.host]: [basic.username, basic.password] });
     const vol = secretVolume({ [DOCKER_CONFIG_KEY]: old });
-    const sync = new PullSecretSync({
-      api: slow,
-      sourcePath: vol.path(DOCKER_CONFIG_KEY),
+    const sync = pullSecretSync(slow, vol.path(DOCKER_CONFIG_KEY), {
       name: SECRET,
       namespaces: [RACE_NS],
-      log: createLogger({ level: 'silent' }),
-      metrics: createMetrics(),
       resyncMs: 3_600_000,
     });
     try {

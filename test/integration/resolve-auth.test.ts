@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import * as nodeTls from 'node:tls';
 import { promisify } from 'node:util';
 
-import { createResolverStack } from '../../src/compose.js';
-import type { ResolverStack } from '../../src/compose.js';
-import { loadResolveConfig } from '../../src/config.js';
+import { createResolverStack } from '../../src/app/resolver-stack.js';
+import type { ResolverStack } from '../../src/app/resolver-stack.js';
+import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/logging.js';
 import { createMetrics } from '../../src/metrics.js';
 import { generateCa } from '../../src/tls/certs.js';
@@ -33,7 +33,8 @@ let scopelessTokens = 0;
 const stacks: ResolverStack[] = [];
 
 function stack(opts: Record<string, string | string[]>): ResolverStack {
-  const config = loadResolveConfig(
+  const config = loadConfig(
+    'resolve',
     { logLevel: 'silent', ...opts },
     { HOME: mkdtempSync(join(tmpdir(), 'h-')) },
   );

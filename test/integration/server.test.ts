@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Agent, request } from 'undici';
 import type { Dispatcher } from 'undici';
+import { HTTPS_TUNABLES } from '../../src/config/tunables.js';
 import { createMetrics } from '../../src/metrics.js';
 import { MAX_ADMISSION_BODY_BYTES, createApp } from '../../src/server/app.js';
 import { startHttpsServer } from '../../src/server/https.js';
@@ -94,7 +95,7 @@ async function start(): Promise<Started> {
   const state: { notReady: string | undefined } = { notReady: undefined };
   const readiness = { notReadyReason: (): string | undefined => state.notReady };
   const app = createApp({ endpoint, readiness, metrics: createMetrics(), log });
-  const running = await startHttpsServer(app, { host: '127.0.0.1', port: 0, certs, log });
+  const running = await startHttpsServer(app, { ...HTTPS_TUNABLES, host: '127.0.0.1', port: 0, certs, log });
   const agent = new Agent({ connect: { ca: certs.caPem } });
   const call = async (path: string, opts: CallOptions = {}): Promise<Reply> => {
     const res = await request(`https://127.0.0.1:${running.port}${path}`, { dispatcher: agent, ...opts });

@@ -27,7 +27,7 @@ import { parseAllDocuments, stringify } from 'yaml';
 import { ORIGINAL_IMAGES_ANNOTATION } from '../../src/mutation/types.js';
 import { generateCa, generateServingCert } from '../../src/tls/certs.js';
 import type { CertKeyPair } from '../../src/tls/certs.js';
-import { caBundle } from '../../src/tls/serving.js';
+import { caBundle } from '../../src/tls/ca-bundle.js';
 import { freePort } from './ports.js';
 
 /**

@@ -21,7 +21,7 @@ import { createLogger } from '../../src/logging.js';
 import type { Logger } from '../../src/logging.js';
 import type { MutationOptions } from '../../src/mutation/pod.js';
 import type { Container, Pod } from '../../src/mutation/types.js';
-import { DEFAULT_REGISTRY_PREFIXES } from '../../src/options.js';
+import { RegistryPrefixes } from '../../src/reference/prefixes.js';
 import { FakeMetadataSource } from '../support/fake-resolver.js';
 import type { FakeImage } from '../support/fake-resolver.js';
 
@@ -87,7 +87,10 @@ const IMAGES: Record<string, FakeImage> = {
 /** Porch's wrapper-server, prepended to every command fn-pinner sets. */
 const PREFIX = ['/wrapper-server-tools/wrapper-server', '--port', '9446', '--'];
 const AMD64 = { os: 'linux', architecture: 'amd64' };
-const PULL_SECRET = { name: 'auth-secret', defaultRegistries: DEFAULT_REGISTRY_PREFIXES };
+const PULL_SECRET = {
+  name: 'auth-secret',
+  defaultRegistries: RegistryPrefixes.parse(['gcr.io/kpt-fn/', 'ghcr.io/kptdev/krm-functions-catalog/']),
+};
 
 const silent = createLogger({ level: 'silent' });
 

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 
 import { createAdmissionEndpoint } from '../../src/admission/endpoint.js';
 import { createLogger } from '../../src/logging.js';
+import { RegistryPrefixes } from '../../src/reference/prefixes.js';
 import { FakeMetadataSource } from '../support/fake-resolver.js';
 
 /**
@@ -33,7 +34,10 @@ describe('a captured AdmissionReview from kube-apiserver v1.20.2', () => {
         mutation: {
           commandPrefix: ['/wrapper-server-tools/wrapper-server', '--port', '9446', '--'],
           defaultPlatform: { os: 'linux', architecture: 'amd64' },
-          pullSecret: { name: 'auth-secret', defaultRegistries: ['ghcr.io/kptdev/krm-functions-catalog/'] },
+          pullSecret: {
+            name: 'auth-secret',
+            defaultRegistries: RegistryPrefixes.parse(['ghcr.io/kptdev/krm-functions-catalog/']),
+          },
         },
       },
     });

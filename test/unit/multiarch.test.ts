@@ -4,7 +4,7 @@ import type { Resolution } from '../../src/images/resolver.js';
 import { PlatformMemo } from '../../src/mutation/multiarch.js';
 import { mutatePod } from '../../src/mutation/pod.js';
 import type { MetadataSource } from '../../src/mutation/pod.js';
-import type { Platform } from '../../src/options.js';
+import type { Platform } from '../../src/reference/platform.js';
 import { ImageReference } from '../../src/reference/reference.js';
 
 const DIGEST = `sha256:${'d'.repeat(64)}`;

@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 
 import { mutatePod } from '../../src/mutation/pod.js';
+import { RegistryPrefixes } from '../../src/reference/prefixes.js';
 import type { Pod } from '../../src/mutation/types.js';
 import { FakeMetadataSource } from '../support/fake-resolver.js';
 
@@ -31,7 +32,7 @@ describe('mutatePod', () => {
     const result = await mutatePod(original, source, {
       commandPrefix: ['/w'],
       defaultPlatform: { os: 'linux', architecture: 'amd64' },
-      pullSecret: { name: 'auth-secret', defaultRegistries: ['gcr.io/kpt-fn/'] },
+      pullSecret: { name: 'auth-secret', defaultRegistries: RegistryPrefixes.parse(['gcr.io/kpt-fn/']) },
     });
     expect(original).toEqual(snapshot);
     expect(result.changes.length).toBeGreaterThan(0);

@@ -5,7 +5,7 @@ import { MetadataCache } from '../../src/images/cache.js';
 import { ImageResolver } from '../../src/images/resolver.js';
 import { createLogger } from '../../src/logging.js';
 import { createMetrics } from '../../src/metrics.js';
-import { DEFAULT_REGISTRY_OPTIONS } from '../../src/options.js';
+import { REGISTRY_TUNABLES } from '../../src/config/tunables.js';
 import type { ImageReference } from '../../src/reference/reference.js';
 import { MediaType, sha256 } from '../../src/registry/index.js';
 import type { ManifestResult, RegistryClient } from '../../src/registry/index.js';
@@ -68,7 +68,7 @@ function setup(tagTtlMs = 60_000): { fake: FakeClient; resolver: ImageResolver; 
     client: fake as unknown as RegistryClient,
     cache: new MetadataCache({ maxImages: 100, tagTtlMs }, () => clock.now),
     options: { platform: { os: 'linux', architecture: 'amd64' }, deadlineMs: 5_000 },
-    registryOptions: DEFAULT_REGISTRY_OPTIONS,
+    registryOptions: REGISTRY_TUNABLES,
     metrics: createMetrics(),
     log: createLogger({ level: 'silent' }),
   });

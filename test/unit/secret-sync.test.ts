@@ -3,12 +3,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { createLogger } from '../../src/logging.js';
-import { createMetrics } from '../../src/metrics.js';
 import { KubeApiError } from '../../src/secrets/kube.js';
 import { FakeSecrets } from '../support/fake-secrets.js';
 import { reconcileSecret } from '../../src/secrets/reconcile.js';
-import { PullSecretSync } from '../../src/secrets/sync.js';
+import type { PullSecretSync } from '../../src/secrets/sync.js';
+import { pullSecretSync } from '../support/pull-secret.js';
 
 const CONFIG = Buffer.from(
   JSON.stringify({ auths: { 'r.example.com': { auth: Buffer.from('u:p').toString('base64') } } }),
@@ -102,18 +101,9 @@ describe('reconcileSecret', () => {
 function syncWith(
   api: FakeSecrets,
   file: string,
-  extra: Partial<ConstructorParameters<typeof PullSecretSync>[0]> = {},
+  extra: Parameters<typeof pullSecretSync>[2] = {},
 ): PullSecretSync {
-  return new PullSecretSync({
-    api,
-    sourcePath: file,
-    name: 'auth-secret',
-    namespaces: ['fns'],
-    log: createLogger({ level: 'silent' }),
-    metrics: createMetrics(),
-    backoffMs: 1,
-    ...extra,
-  });
+  return pullSecretSync(api, file, extra).sync;
 }
 
 function configFile(content: Buffer | string): string {
@@ -148,11 +138,13 @@ describe('PullSecretSync', () => {
   it('never overwrites a good Secret with an invalid Docker config, and says why', async () => {
     const api = new FakeSecrets();
     const file = configFile(CONFIG);
-    const sync = syncWith(api, file);
+    const { sync, source } = pullSecretSync(api, file);
     await sync.syncNow();
     writeFileSync(file, '{"auths": {"r.example.com": {"auth": "!!!"}}');
     await sync.syncNow();
     expect(api.store.get('fns/auth-secret')!.data!['.dockerconfigjson']).toBe(b64(CONFIG));
+    expect(source.lastError).toBe(`load Docker config ${file}: not valid JSON (at character 44)`);
+    expect(sync.notReadyReason()).toBeUndefined();
   });
 
   it('refuses to create anything from an invalid file when there is no good one yet', async () => {
@@ -160,7 +152,7 @@ describe('PullSecretSync', () => {
     const sync = syncWith(api, configFile('not json'));
     await expect(sync.syncNow()).rejects.toMatchObject({ code: 'BAD_DOCKER_CONFIG' });
     expect(api.store.size).toBe(0);
-    expect(sync.notReadyReason()).toMatch(/Docker config/);
+    expect(sync.notReadyReason()).toMatch(/^pull secret: load Docker config .*: not valid JSON/);
   });
 
   it('ensure() on a dry run never writes, and fails clearly when the Secret is missing', async () => {

@@ -1,6 +1,6 @@
 import { FnPinnerError } from '../../errors.js';
 import type { Logger } from '../../logging.js';
-import type { RegistryOptions } from '../../options.js';
+import type { RegistryOptions } from '../options.js';
 import { SingleFlight } from '../../util/singleflight.js';
 import type { HttpRequest, HttpResponse } from '../transport.js';
 import type { Credential } from './credentials.js';

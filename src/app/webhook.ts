@@ -1,17 +1,19 @@
 import { collectDefaultMetrics } from 'prom-client';
 
-import { createAdmissionEndpoint } from './admission/endpoint.js';
+import { createAdmissionEndpoint } from '../admission/endpoint.js';
+import type { Config } from '../config/load.js';
+import { admissionOptions } from '../config/options.js';
+import { HTTPS_TUNABLES, SHUTDOWN_TUNABLES } from '../config/tunables.js';
+import type { Logger } from '../logging.js';
+import { createMetrics } from '../metrics.js';
+import type { Metrics } from '../metrics.js';
+import { createApp } from '../server/app.js';
+import { startHttpsServer } from '../server/https.js';
+import type { Readiness } from '../server/types.js';
+import { ServingCertManager } from '../tls/serving-watcher.js';
 import { startClusterSide } from './cluster.js';
 import type { ClusterApis } from './cluster.js';
-import { createResolverStack } from './compose.js';
-import type { ServeConfig } from './config.js';
-import type { Logger } from './logging.js';
-import { createMetrics } from './metrics.js';
-import type { Metrics } from './metrics.js';
-import { createApp } from './server/app.js';
-import { startHttpsServer } from './server/https.js';
-import type { Readiness } from './server/types.js';
-import { ServingCertManager } from './tls/serving-watcher.js';
+import { createResolverStack } from './resolver-stack.js';
 
 export interface RunningWebhook {
   port: number;
@@ -24,9 +26,9 @@ export interface RunningWebhook {
   close(graceMs?: number, notReadyMs?: number): Promise<void>;
 }
 
-/** Composition root of `fn-pinner serve`: certificates → resolver → admission → HTTPS. */
+/** The webhook process: certificates → resolver → admission → HTTPS, plus the cluster side. */
 export async function startWebhook(
-  config: ServeConfig,
+  config: Config,
   log: Logger,
   overrides: { apis?: ClusterApis } = {},
 ): Promise<RunningWebhook> {
@@ -40,10 +42,11 @@ export async function startWebhook(
     log,
   });
   const stack = createResolverStack(config, log, metrics);
-  const cluster = startClusterSide(config, { log, metrics, ...overrides });
+  stack.watch();
+  const cluster = startClusterSide(config, { log, metrics, source: stack.customConfig, ...overrides });
   const endpoint = createAdmissionEndpoint({
     source: stack.resolver,
-    options: config.admission,
+    options: admissionOptions(config),
     log,
     observe: (reason) => metrics.admissionReviews.inc({ reason }),
     ...(cluster.sync ? { pullSecret: cluster.sync } : {}),
@@ -56,22 +59,22 @@ export async function startWebhook(
   };
   // Not awaited: a slow or unreachable API server must not keep the webhook from listening.
   void cluster.publishCa(certs.certs.caPem);
-  const app = createApp({ endpoint, readiness, metrics, log });
-  let running;
-  try {
-    running = await startHttpsServer(app, {
-      host: config.server.host,
-      port: config.server.port,
-      certs: certs.certs,
-      log,
-    });
-  } catch (err) {
-    // Release what is already running (watchers, agents), or the process would linger after the error.
+  const release = async (): Promise<void> => {
+    certs.stop();
     cluster.stop();
     await stack.close();
+  };
+  const server = await startHttpsServer(createApp({ endpoint, readiness, metrics, log }), {
+    ...HTTPS_TUNABLES,
+    host: config.server.host,
+    port: config.server.port,
+    certs: certs.certs,
+    log,
+  }).catch(async (err: unknown) => {
+    // Release what is already running (watchers, agents), or the process would linger after the error.
+    await release();
     throw err;
-  }
-  const server = running;
+  });
   const unsubscribe = certs.onChange((c) => {
     server.updateCerts(c);
     void cluster.publishCa(c.caPem);
@@ -90,15 +93,31 @@ export async function startWebhook(
     port: server.port,
     caPem: certs.certs.caPem,
     metrics,
-    async close(graceMs?: number, notReadyMs = 0): Promise<void> {
+    async close(graceMs = SHUTDOWN_TUNABLES.drainMs, notReadyMs = 0): Promise<void> {
       // Endpoints are removed asynchronously: keep answering while /readyz says no, then drain.
       stopping = true;
       if (notReadyMs > 0) await new Promise((resolve) => setTimeout(resolve, notReadyMs));
       unsubscribe();
-      certs.stop();
-      cluster.stop();
       await server.close(graceMs);
-      await stack.close();
+      await release();
     },
   };
+}
+
+/** `fn-pinner serve` as a process: runs until SIGTERM or SIGINT, then drains. Resolves to the exit code. */
+export async function runWebhook(config: Config, log: Logger): Promise<number> {
+  try {
+    const webhook = await startWebhook(config, log);
+    const signal = await new Promise<string>((resolve) => {
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+      process.once('SIGINT', () => resolve('SIGINT'));
+    });
+    log.info({ signal }, 'shutting down: draining in-flight reviews');
+    await webhook.close(SHUTDOWN_TUNABLES.drainMs, SHUTDOWN_TUNABLES.notReadyMs);
+    log.info('stopped');
+    return 0;
+  } catch (err) {
+    log.fatal({ err }, 'fn-pinner serve failed');
+    return 1;
+  }
 }

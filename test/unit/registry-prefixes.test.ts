@@ -2,15 +2,14 @@ import { describe, expect, it } from '@jest/globals';
 
 import { isFnPinnerError } from '../../src/errors.js';
 import type { Credential, Keychain } from '../../src/registry/auth/credentials.js';
-import {
-  RoutingKeychain,
-  isDefaultRegistryImage,
-  normalizeImagePrefix,
-} from '../../src/registry/auth/keychain.js';
+import { RoutingKeychain } from '../../src/registry/auth/keychain.js';
+import { RegistryPrefixes, normalizeImagePrefix } from '../../src/reference/prefixes.js';
 import { ImageReference } from '../../src/reference/reference.js';
 
 const ref = (image: string): ImageReference => ImageReference.parse(image);
-const CATALOG = ['gcr.io/kpt-fn/', 'ghcr.io/kptdev/krm-functions-catalog/'];
+const CATALOG = RegistryPrefixes.parse(['gcr.io/kpt-fn/', 'ghcr.io/kptdev/krm-functions-catalog/']);
+const isDefaultRegistryImage = (r: ImageReference, prefixes: string[]): boolean =>
+  RegistryPrefixes.parse(prefixes).matches(r);
 
 class NamedKeychain implements Keychain {
   readonly seen: string[] = [];
@@ -54,7 +53,7 @@ describe('normalizeImagePrefix', () => {
   );
 });
 
-describe('isDefaultRegistryImage', () => {
+describe('RegistryPrefixes.matches', () => {
   it.each([
     ['gcr.io/kpt-fn/set-labels:v0.1', true],
     ['gcr.io/kpt-fn/set-labels@sha256:' + 'a'.repeat(64), true],
@@ -66,7 +65,7 @@ describe('isDefaultRegistryImage', () => {
     ['registry.example.com/gcr.io/kpt-fn/x', false],
     ['set-labels', false],
   ])('%s → %s', (image, want) => {
-    expect(isDefaultRegistryImage(ref(image), CATALOG)).toBe(want);
+    expect(CATALOG.matches(ref(image))).toBe(want);
   });
 
   it('treats Docker Hub spellings of a prefix as the same', () => {
@@ -83,19 +82,18 @@ describe('isDefaultRegistryImage', () => {
 });
 
 describe('RoutingKeychain', () => {
-  const setup = (privateRegistriesEnabled: boolean): { kc: RoutingKeychain; custom: NamedKeychain } => {
+  const setup = (withCustom: boolean): { kc: RoutingKeychain; custom: NamedKeychain } => {
     const custom = new NamedKeychain('custom');
     const kc = new RoutingKeychain({
       defaultRegistries: CATALOG,
-      privateRegistriesEnabled,
-      custom,
+      custom: withCustom ? custom : undefined,
       fallback: new NamedKeychain('fallback'),
     });
     return { kc, custom };
   };
   const userFor = (kc: Keychain, image: string): string | undefined => kc.resolve(ref(image))[0]?.username;
 
-  it('sends custom images to the custom keychain when private registries are enabled', () => {
+  it('sends custom images to the custom keychain when there is one (private registries)', () => {
     const { kc, custom } = setup(true);
     expect(userFor(kc, 'registry.example.com/team/fn:v1')).toBe('custom');
     expect(custom.seen).toEqual(['registry.example.com/team/fn:v1']);
@@ -108,47 +106,18 @@ describe('RoutingKeychain', () => {
     expect(custom.seen).toEqual([]);
   });
 
-  it('sends everything to the fallback keychain when private registries are disabled', () => {
+  it('sends everything to the fallback keychain without a custom one (private registries disabled)', () => {
     const { kc, custom } = setup(false);
     expect(userFor(kc, 'registry.example.com/team/fn:v1')).toBe('fallback');
     expect(userFor(kc, 'gcr.io/kpt-fn/set-namespace')).toBe('fallback');
     expect(custom.seen).toEqual([]);
   });
+});
 
-  it('works without a custom keychain when private registries are disabled', () => {
-    const kc = new RoutingKeychain({
-      defaultRegistries: CATALOG,
-      privateRegistriesEnabled: false,
-      fallback: new NamedKeychain('fallback'),
-    });
-    expect(userFor(kc, 'registry.example.com/team/fn')).toBe('fallback');
-  });
-
-  it('refuses to be built with private registries enabled but no custom keychain', () => {
-    expect(
-      () =>
-        new RoutingKeychain({
-          defaultRegistries: CATALOG,
-          privateRegistriesEnabled: true,
-          fallback: new NamedKeychain('fallback'),
-        }),
-    ).toThrow('private registries are enabled but no custom keychain was given');
-  });
-
-  it('rejects an invalid default registry prefix at construction', () => {
-    expect(
-      () =>
-        new RoutingKeychain({
-          defaultRegistries: ['gcr.io/kpt-fn:v1/'],
-          privateRegistriesEnabled: false,
-          fallback: new NamedKeychain('fallback'),
-        }),
-    ).toThrow(/^parse default registry prefix "gcr.io\/kpt-fn:v1\/"/);
-  });
-
-  it('exposes the default-registry decision', () => {
-    const { kc } = setup(true);
-    expect(kc.isDefault(ref('gcr.io/kpt-fn/x'))).toBe(true);
-    expect(kc.isDefault(ref('gcr.io/other/x'))).toBe(false);
+describe('RegistryPrefixes', () => {
+  it('rejects an invalid default registry prefix, naming it', () => {
+    expect(() => RegistryPrefixes.parse(['gcr.io/kpt-fn/', 'gcr.io/kpt-fn:v1/'])).toThrow(
+      /^parse default registry prefix "gcr.io\/kpt-fn:v1\/"/,
+    );
   });
 });
