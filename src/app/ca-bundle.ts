@@ -1,5 +1,5 @@
 import type { Logger } from '../logging.js';
-import type { WebhookConfigApi } from '../secrets/kube.js';
+import type { WebhookConfigApi } from '../kube/client.js';
 import { caBundle } from '../tls/ca-bundle.js';
 
 /**

@@ -37,9 +37,13 @@ interface Report {
   warnings: string[];
 }
 
+function podName(pod: Pod): string {
+  return pod.metadata?.name ?? pod.metadata?.generateName ?? '(unnamed)';
+}
+
 async function mutatePodDoc(pod: Pod, deps: AdmissionDeps, report: Report): Promise<Pod> {
   const { response } = await decide(syntheticRequest(pod, report.problems.length), deps);
-  const name = pod.metadata?.name ?? pod.metadata?.generateName ?? '(unnamed)';
+  const name = podName(pod);
   if (!response.allowed) report.problems.push(`pod ${name}: ${response.status?.message ?? 'denied'}`);
   for (const w of response.warnings ?? []) report.warnings.push(`pod ${name}: ${w}`);
   if (!response.patch) return pod;

@@ -36,14 +36,15 @@ const splitList = (text: string): string[] =>
     .map((v) => v.trim())
     .filter(Boolean);
 
+const given = (v: RawValue): boolean => v !== undefined && v !== '' && !(Array.isArray(v) && v.length === 0);
+
 /** Flag value, else environment value, else the default; only the default for another command's settings. */
 function rawValue(setting: Setting, command: CommandName, opts: RawOptions, env: Env): RawValue {
   const takes = setting.commands.includes(command);
   const fromFlag = takes ? opts[optionKey(setting)] : undefined;
-  if (fromFlag !== undefined && !(Array.isArray(fromFlag) && fromFlag.length === 0)) return fromFlag;
+  if (given(fromFlag)) return fromFlag;
   const fromEnv = takes ? env[setting.env] : undefined;
-  const fallback = setting.defaultFor?.[command] ?? setting.default;
-  const text = fromEnv !== undefined && fromEnv !== '' ? fromEnv : fallback;
+  const text = given(fromEnv) ? fromEnv : (setting.defaultFor?.[command] ?? setting.default);
   if (text === undefined) return undefined;
   return setting.repeatable ? splitList(text) : text;
 }

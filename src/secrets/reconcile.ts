@@ -1,6 +1,6 @@
 import { isFnPinnerError } from '../errors.js';
-import { KubeApiError } from './kube.js';
-import type { SecretApi, SecretObject } from './kube.js';
+import { KubeApiError } from '../kube/client.js';
+import type { SecretApi, SecretObject } from '../kube/client.js';
 
 export const DOCKER_CONFIG_JSON_TYPE = 'kubernetes.io/dockerconfigjson';
 export const DOCKER_CONFIG_JSON_KEY = '.dockerconfigjson';

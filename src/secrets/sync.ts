@@ -5,7 +5,7 @@ import type { Logger } from '../logging.js';
 import type { Metrics } from '../metrics.js';
 import { SingleFlight } from '../util/singleflight.js';
 import { reconcileSecret } from './reconcile.js';
-import type { SecretApi } from './kube.js';
+import type { SecretApi } from '../kube/client.js';
 
 /** The mounted Docker config, as its one owner (src/sources/docker-config.ts) holds it. */
 export interface PullSecretSource {

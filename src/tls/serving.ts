@@ -157,17 +157,23 @@ type Loaded =
   | { ok: true; certs: ServingCerts; notAfter: Date; renewalDue: string | undefined }
   | { ok: false; problem: string };
 
-function loadServingCerts(s: Settings): Loaded {
-  const ca = readCertDirFile(s.dir, CA_CERT_FILE);
-  const cert = readCertDirFile(s.dir, CERT_FILE);
-  const key = readCertDirFile(s.dir, KEY_FILE);
+function readServingFiles(dir: string): { ok: true; certs: ServingCerts } | { ok: false; problem: string } {
+  const ca = readCertDirFile(dir, CA_CERT_FILE);
+  const cert = readCertDirFile(dir, CERT_FILE);
+  const key = readCertDirFile(dir, KEY_FILE);
   if (!ca.ok && !cert.ok && !key.ok && ca.missing && cert.missing && key.missing) {
-    return { ok: false, problem: `there is no ${CA_CERT_FILE}, ${CERT_FILE} or ${KEY_FILE} in ${s.dir}` };
+    return { ok: false, problem: `there is no ${CA_CERT_FILE}, ${CERT_FILE} or ${KEY_FILE} in ${dir}` };
   }
   if (!cert.ok) return { ok: false, problem: `${CERT_FILE} is ${cert.error}` };
   if (!key.ok) return { ok: false, problem: `${KEY_FILE} is ${key.error}` };
   if (!ca.ok) return { ok: false, problem: `${CA_CERT_FILE} is ${ca.error}` };
-  const certs = { caPem: ca.data, certPem: cert.data, keyPem: key.data };
+  return { ok: true, certs: { caPem: ca.data, certPem: cert.data, keyPem: key.data } };
+}
+
+function loadServingCerts(s: Settings): Loaded {
+  const files = readServingFiles(s.dir);
+  if (!files.ok) return files;
+  const certs = files.certs;
   const inspection = inspectServingCerts(certs, {
     ...s.required,
     now: s.now,

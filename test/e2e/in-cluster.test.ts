@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { createSecretApi, loadKubeConfig } from '../../src/secrets/kube.js';
+import { createSecretApi, loadKubeConfig } from '../../src/kube/client.js';
 import { pullSecretSync } from '../support/pull-secret.js';
 import { writeDockerConfig } from '../support/cli.js';
 import { createManifestFile, startKube } from '../support/kube.js';

@@ -13,8 +13,8 @@ import {
   createSecretApi,
   createWebhookConfigApi,
   loadKubeConfig,
-} from '../../src/secrets/kube.js';
-import type { SecretApi } from '../../src/secrets/kube.js';
+} from '../../src/kube/client.js';
+import type { SecretApi } from '../../src/kube/client.js';
 import { pullSecretSync } from '../support/pull-secret.js';
 import { caBundle } from '../../src/tls/ca-bundle.js';
 import type { ClusterApis } from '../../src/app/cluster.js';

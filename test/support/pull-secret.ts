@@ -1,7 +1,7 @@
 import { createLogger } from '../../src/logging.js';
 import type { Logger } from '../../src/logging.js';
 import { createMetrics } from '../../src/metrics.js';
-import type { SecretApi } from '../../src/secrets/kube.js';
+import type { SecretApi } from '../../src/kube/client.js';
 import { PullSecretSync } from '../../src/secrets/sync.js';
 import type { PullSecretSyncOptions } from '../../src/secrets/sync.js';
 import { DockerConfigSource } from '../../src/sources/docker-config.js';

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { KubeApiError } from '../../src/secrets/kube.js';
+import { KubeApiError } from '../../src/kube/client.js';
 import { FakeSecrets } from '../support/fake-secrets.js';
 import { reconcileSecret } from '../../src/secrets/reconcile.js';
 import type { PullSecretSync } from '../../src/secrets/sync.js';
