@@ -17,7 +17,7 @@ beforeAll(async () => {
   kube = await startKube();
   await kube.createNamespace('fn-pinner-system');
   await kube.createNamespace('porch-fn-system');
-  await createManifestFile(kube, join('manifests', '02-rbac.yaml'));
+  await createManifestFile(kube, join('manifests', 'base', '02-rbac.yaml'));
 });
 
 afterAll(async () => {
