@@ -217,7 +217,7 @@ describe('HTTPS webhook server', () => {
       expect(res.text).toMatch(/^fn_pinner_http_requests_total\{route="\/healthz",status="200"\} \d+$/m);
       expect(res.text).toMatch(/^fn_pinner_http_requests_total\{route="other",status="404"\} 1$/m);
       expect(res.text).toMatch(/^fn_pinner_admission_duration_seconds_count\{status="200"\} [1-9]\d*$/m);
-      expect(res.text).toContain('fn_pinner_registry_requests_total');
+      expect(res.text).toMatch(/^fn_pinner_http_requests_total\{route="\/mutate",status="200"\} [1-9]\d*$/m);
     });
   });
 
