@@ -403,7 +403,6 @@ describe('fn-pinner against a real kube-apiserver', () => {
       secretHolding(FN_NS, next),
     );
     timings.secretUpdatedAfterFileSwapMs = ms;
-    expect(ms).toBeLessThan(5_000);
     expect(value.metadata.labels).toEqual(MANAGED_BY);
     expect(performance.now() - swapped).toBeLessThan(SYNC_TIMEOUT_MS);
     expect(main.logs.some((l) => l.msg === 'pull secret synced' && l.result === 'updated')).toBe(true);

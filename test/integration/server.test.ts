@@ -360,8 +360,8 @@ describe('graceful close', () => {
     expect(JSON.parse(res.text).response.uid).toBe('slow');
     expect(res.headers.connection).toBe('close');
     await closing;
-    // Idle keep-alive connections were closed, not waited out (keepAliveTimeout is 90 s).
-    expect(Date.now() - started).toBeLessThan(5_000);
+    // Idle keep-alive connections were closed, not waited out (keepAliveTimeout is 90 s); generous for busy CI.
+    expect(Date.now() - started).toBeLessThan(30_000);
     await s.agent.close();
   });
 
@@ -372,7 +372,7 @@ describe('graceful close', () => {
     const started = Date.now();
     await s.running.close(300);
     expect(Date.now() - started).toBeGreaterThanOrEqual(290);
-    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(Date.now() - started).toBeLessThan(15_000);
     await expect(stuck).resolves.toBeInstanceOf(Error);
     expect(
       s.lines.some((l) => l.level === 'warn' && l.msg === 'grace period over; closing connections'),
