@@ -2,12 +2,34 @@
 # Installs what the test suites need on a fresh Debian (bookworm) machine, as root:
 #   - docker-registry: the CNCF distribution registry the integration tests run (plain, htpasswd, TLS, token)
 #   - apache2-utils: htpasswd, to write the bcrypt password file the registry reads
+# and, for the node suite (test/node) and the image build (scripts/build-image.sh):
+#   - containerd, runc, containernetworking-plugins: the container runtime and CNI plugins under the kubelet
+#   - busybox-static: the one binary inside the suite's test images; gcc + libc6-dev build the pause binary
+#   - skopeo: copies the built fn-pinner image into the suite's registry
+#   - buildah, debootstrap: build the repository's Dockerfile on a locally assembled Node base
+#   - iproute2, iptables: the kubelet and the CNI bridge plugin call ip/iptables
 # Idempotent: packages already present are not fetched again.
 set -euo pipefail
 
+declare -A probe=(
+  [docker-registry]=/usr/bin/docker-registry
+  [apache2-utils]=/usr/bin/htpasswd
+  [containerd]=/usr/bin/containerd
+  [runc]=/usr/sbin/runc
+  [containernetworking-plugins]=/usr/lib/cni/bridge
+  [busybox-static]=/bin/busybox
+  [skopeo]=/usr/bin/skopeo
+  [buildah]=/usr/bin/buildah
+  [debootstrap]=/usr/sbin/debootstrap
+  [gcc]=/usr/bin/gcc
+  [libc6-dev]=/usr/lib/x86_64-linux-gnu/libc.a
+  [iproute2]=/usr/sbin/ip
+  [iptables]=/usr/sbin/iptables
+)
 need=()
-command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
-command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
+for pkg in "${!probe[@]}"; do
+  [ -e "${probe[$pkg]}" ] || need+=("$pkg")
+done
 
 if [ "${#need[@]}" -gt 0 ]; then
   SUDO=""
@@ -16,4 +38,5 @@ if [ "${#need[@]}" -gt 0 ]; then
   $SUDO apt-get update -q
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${need[@]}"
 fi
-echo "install-test-deps: docker-registry $(docker-registry --version 2>/dev/null | awk '{print $NF}')"
+echo "install-test-deps: docker-registry $(docker-registry --version 2>/dev/null | awk '{print $NF}')," \
+  "containerd $(containerd --version 2>/dev/null | awk '{print $3}'), buildah $(buildah --version 2>/dev/null | awk '{print $3}')"
