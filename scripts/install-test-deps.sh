@@ -8,6 +8,9 @@
 #   - skopeo: copies the built fn-pinner image into the suite's registry
 #   - buildah, debootstrap: build the repository's Dockerfile on a locally assembled Node base
 #   - iproute2, iptables: the kubelet and the CNI bridge plugin call ip/iptables
+#   - kubernetes-client (kubectl 1.20.2, for `kubectl kustomize` of the suite's overlay): unpacked into
+#     $FN_PINNER_KUBECTL_DIR (default /var/cache/fn-pinner/kubectl), not installed, since the machine
+#     may already have another kubectl at /usr/bin/kubectl
 # Idempotent: packages already present are not fetched again.
 set -euo pipefail
 
@@ -37,6 +40,15 @@ if [ "${#need[@]}" -gt 0 ]; then
   echo "install-test-deps: installing ${need[*]}"
   $SUDO apt-get update -q
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${need[@]}"
+fi
+KUBECTL_DIR=${FN_PINNER_KUBECTL_DIR:-/var/cache/fn-pinner/kubectl}
+if [ ! -x "$KUBECTL_DIR/usr/bin/kubectl" ]; then
+  echo "install-test-deps: unpacking kubernetes-client into $KUBECTL_DIR"
+  work=$(mktemp -d)
+  (cd "$work" && apt-get download -q kubernetes-client 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
+  mkdir -p "$KUBECTL_DIR"
+  dpkg-deb -x "$work"/kubernetes-client_*.deb "$KUBECTL_DIR"
+  rm -rf "$work"
 fi
 echo "install-test-deps: docker-registry $(docker-registry --version 2>/dev/null | awk '{print $NF}')," \
   "containerd $(containerd --version 2>/dev/null | awk '{print $3}'), buildah $(buildah --version 2>/dev/null | awk '{print $3}')"

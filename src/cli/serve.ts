@@ -3,7 +3,6 @@ import type { Command } from 'commander';
 import { ADMISSION_SETTINGS, REGISTRY_SETTINGS, SERVE_SETTINGS, loadServeConfig } from '../config.js';
 import type { RawOptions } from '../config.js';
 import { createLogger } from '../logging.js';
-import { startWebhook } from '../serve.js';
 import type { CliIo } from './io.js';
 import { addSettings } from './io.js';
 
@@ -33,6 +32,9 @@ async function serveCommand(opts: RawOptions, io: CliIo): Promise<number> {
   }
   const log = createLogger(config.logging);
   try {
+    // Loaded on demand: the Kubernetes client and the HTTPS server are only `serve`'s, and the other
+    // commands (and the bundled image) start faster without them.
+    const { startWebhook } = await import('../serve.js');
     const webhook = await startWebhook(config, log);
     const signal = await new Promise<string>((resolve) => {
       process.once('SIGTERM', () => resolve('SIGTERM'));

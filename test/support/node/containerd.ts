@@ -84,7 +84,9 @@ async function waitReady(proc: Proc, ctr: (args: string[]) => Promise<string>): 
   const errors = readText(proc.log)
     .split('\n')
     .filter((l) => /level=(error|fatal)/.test(l));
-  throw new Error(`containerd not ready (${last}):\n${[...errors.slice(0, 10), '…', tail(readText(proc.log), 10)].join('\n')}`);
+  throw new Error(
+    `containerd not ready (${last}):\n${[...errors.slice(0, 10), '…', tail(readText(proc.log), 10)].join('\n')}`,
+  );
 }
 
 /** A bridge of its own with host-local addresses; no gateway, no masquerade: pods talk to nobody. */

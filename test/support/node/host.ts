@@ -242,7 +242,9 @@ function restoreSysctls(state: HostState): number {
 
 function createdPaths(state: HostState): string[] {
   return Object.entries(state.paths).flatMap(([path, before]) =>
-    before === null ? [path] : (safeReaddir(path) ?? []).filter((e) => !before.includes(e)).map((e) => join(path, e)),
+    before === null
+      ? [path]
+      : (safeReaddir(path) ?? []).filter((e) => !before.includes(e)).map((e) => join(path, e)),
   );
 }
 

@@ -11,7 +11,6 @@ import type { Containerd } from './containerd.js';
 import { NODE_ROOT, ensureDirs, readText, recordPid } from './host.js';
 import type { HostState } from './host.js';
 
-
 /**
  * The kubelet (v1.20.2, built with kube-apiserver), plus kube-scheduler and kube-controller-manager, all on
  * 127.0.0.1 against the test apiserver with its admin kubeconfig. Workarounds (node-and-image.md): a
@@ -103,7 +102,9 @@ async function waitNodeReady(kube: TestKube, kubelet: ControlPlaneProcess): Prom
     const res = await kube.request('GET', `/api/v1/nodes/${NODE_NAME}`);
     if (res.status === 200) {
       const ready = (res.body.status?.conditions ?? []).find((c: { type: string }) => c.type === 'Ready');
-      last = ready ? `Ready=${ready.status} ${ready.reason ?? ''} ${ready.message ?? ''}` : 'no Ready condition';
+      last = ready
+        ? `Ready=${ready.status} ${ready.reason ?? ''} ${ready.message ?? ''}`
+        : 'no Ready condition';
       const tainted = (res.body.spec?.taints ?? []).some((t: { key: string }) =>
         t.key.startsWith('node.kubernetes.io/'),
       );
@@ -112,7 +113,9 @@ async function waitNodeReady(kube: TestKube, kubelet: ControlPlaneProcess): Prom
     }
     await sleep(100);
   }
-  throw new Error(`node ${NODE_NAME} not Ready: ${last}\n--- kubelet log ---\n${logSummary(readText(kubelet.proc.log))}`);
+  throw new Error(
+    `node ${NODE_NAME} not Ready: ${last}\n--- kubelet log ---\n${logSummary(readText(kubelet.proc.log))}`,
+  );
 }
 
 /** kube-scheduler and kube-controller-manager (the controllers the suite needs, no leader election). */

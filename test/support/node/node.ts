@@ -6,7 +6,7 @@ import { imagePusher } from '../images.js';
 import { startKube } from '../kube.js';
 import type { TestKube } from '../kube.js';
 import { startRegistry } from '../registry.js';
-import type { TestRegistry } from '../registry.js';
+import type { StartRegistryOptions, TestRegistry } from '../registry.js';
 import { startContainerd } from './containerd.js';
 import type { Containerd } from './containerd.js';
 import { lockHost, recoverHost, restoreHost, saveHost } from './host.js';
@@ -36,18 +36,29 @@ export interface TestNode {
 const NODE_BINARIES = ['kubelet', 'kube-scheduler', 'kube-controller-manager'];
 const DRAIN_TIMEOUT_MS = 30_000;
 
-export async function startNode(): Promise<TestNode> {
-  if (process.getuid?.() !== 0) throw new Error('the node suite runs containerd and a kubelet: run it as root');
+export interface StartNodeOptions {
+  /** For the node's registry, e.g. `configure` to turn its access log on. */
+  registry?: StartRegistryOptions;
+}
+
+export async function startNode(opts: StartNodeOptions = {}): Promise<TestNode> {
+  if (process.getuid?.() !== 0)
+    throw new Error('the node suite runs containerd and a kubelet: run it as root');
   const started = performance.now();
   const lock = await lockHost();
   const recovered = recoverHost();
   const state = saveHost();
-  const parts: { kube?: TestKube; registry?: TestRegistry; containerd?: Containerd; procs: ControlPlaneProcess[] } =
-    { procs: [] };
+  const parts: {
+    kube?: TestKube;
+    registry?: TestRegistry;
+    containerd?: Containerd;
+    procs: ControlPlaneProcess[];
+  } = { procs: [] };
   const teardown = async (): Promise<void> => {
     await stopAll(parts);
     const undone = restoreHost(state);
-    if (undone.some((u) => u.includes('FAILED'))) console.warn(`node suite: restoring the host: ${undone.join('; ')}`);
+    if (undone.some((u) => u.includes('FAILED')))
+      console.warn(`node suite: restoring the host: ${undone.join('; ')}`);
     await parts.kube?.stop();
     await parts.registry?.stop();
     lock.release();
@@ -59,14 +70,17 @@ export async function startNode(): Promise<TestNode> {
         // The node is `localhost`: the apiserver reaches the kubelet (logs) by its hostname.
         apiserverArgs: ['--kubelet-preferred-address-types=Hostname,InternalIP'],
       }),
-      startRegistry('plain'),
+      startRegistry('plain', opts.registry),
     ]);
     Object.assign(parts, { kube, registry });
     const missing = NODE_BINARIES.filter((b) => !existsSync(join(kube.binDir, b)));
     if (missing.length) {
       throw new Error(`${kube.binDir} lacks ${missing.join(', ')}: run scripts/build-kube-apiserver.sh`);
     }
-    await imagePusher(registry).pushImage('node-suite/pause', '1', { entrypoint: ['/pause'], files: pauseRootfs() });
+    await imagePusher(registry).pushImage('node-suite/pause', '1', {
+      entrypoint: ['/pause'],
+      files: pauseRootfs(),
+    });
     const containerd = await startContainerd({ sandboxImage: `${registry.host}/node-suite/pause:1`, state });
     parts.containerd = containerd;
     containerd.trustRegistry(registry.host, {});

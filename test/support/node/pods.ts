@@ -42,13 +42,15 @@ export async function runPod(kube: TestKube, pod: KubeObject, opts: RunPodOption
   const started = performance.now();
   const res = await kube.apply(pod);
   if (res.status !== 201) {
-    throw new Error(`create pod ${pod.metadata?.namespace}/${pod.metadata?.name}: HTTP ${res.status} ${describeStatus(res.body)}`);
+    throw new Error(
+      `create pod ${pod.metadata?.namespace}/${pod.metadata?.name}: HTTP ${res.status} ${describeStatus(res.body)}`,
+    );
   }
   const { namespace, name } = res.body.metadata;
   const deadline = Date.now() + (opts.timeoutMs ?? 90_000);
   let runningMs: number | undefined;
   let finishedMs: number | undefined;
-  let current: KubeJson = res.body;
+  let current: KubeJson;
   for (;;) {
     const got = await kube.request('GET', podPath(namespace, name));
     current = got.body;
@@ -99,9 +101,20 @@ async function allLogs(kube: TestKube, pod: KubeJson): Promise<Record<string, st
   return logs;
 }
 
-export async function podLog(kube: TestKube, namespace: string, name: string, container: string): Promise<string> {
-  const res = await kube.request('GET', `${podPath(namespace, name)}/log?container=${encodeURIComponent(container)}`);
-  if (res.status !== 200) throw new Error(`logs of ${namespace}/${name}/${container}: HTTP ${res.status} ${describeStatus(res.body)}`);
+export async function podLog(
+  kube: TestKube,
+  namespace: string,
+  name: string,
+  container: string,
+): Promise<string> {
+  const res = await kube.request(
+    'GET',
+    `${podPath(namespace, name)}/log?container=${encodeURIComponent(container)}`,
+  );
+  if (res.status !== 200)
+    throw new Error(
+      `logs of ${namespace}/${name}/${container}: HTTP ${res.status} ${describeStatus(res.body)}`,
+    );
   return typeof res.body === 'string' ? res.body : JSON.stringify(res.body);
 }
 
@@ -131,7 +144,9 @@ export async function waitForPod(
     const res = await kube.request('GET', podPath(namespace, name));
     if (res.status === 200 && done(res.body)) return res.body;
     if (Date.now() > deadline) {
-      throw new Error(`pod ${namespace}/${name} not as expected within ${timeoutMs} ms: ${JSON.stringify(res.body?.status).slice(0, 1500)}`);
+      throw new Error(
+        `pod ${namespace}/${name} not as expected within ${timeoutMs} ms: ${JSON.stringify(res.body?.status).slice(0, 1500)}`,
+      );
     }
     await sleep(100);
   }
@@ -140,7 +155,8 @@ export async function waitForPod(
 /** The waiting reason and message of the pod's first container that has one (ErrImagePull …). */
 export function waiting(pod: KubeJson): { reason: string; message: string } | undefined {
   for (const s of statuses(pod)) {
-    if (s.state?.waiting?.reason) return { reason: s.state.waiting.reason, message: s.state.waiting.message ?? '' };
+    if (s.state?.waiting?.reason)
+      return { reason: s.state.waiting.reason, message: s.state.waiting.message ?? '' };
   }
   return undefined;
 }
