@@ -8,12 +8,12 @@
  * sits two levels above it as in a tsc build (the CLI reads its version there).
  */
 import { rmSync, statSync, readdirSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 
 import { build } from 'esbuild';
 
 const root = join(import.meta.dirname, '..');
-const outdir = join(root, process.argv[2] ?? 'bundle', 'cli');
+const outdir = join(resolve(root, process.argv[2] ?? 'bundle'), 'cli');
 rmSync(outdir, { recursive: true, force: true });
 
 const result = await build({
