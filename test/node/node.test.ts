@@ -131,9 +131,15 @@ beforeAll(async () => {
     files,
   }));
   digests['argv/multi'] = (await push.pushIndex('argv/multi', 'v1', platforms)).digest;
-  digests['private/argv'] = (
-    await imagePusher(priv).pushImage('private/argv', 'v1', { ...IMAGES['argv/ep-cmd'], files })
-  ).digest;
+  digests['private/argv'] =
+    // Content of its own: an image also held under another name would report that name's digest.
+    (
+      await imagePusher(priv).pushImage('private/argv', 'v1', {
+        entrypoint: ['/bin/argv', 'private'],
+        cmd: ['cmd-1'],
+        files,
+      })
+    ).digest;
 
   await kube.createNamespace(FN_NS);
   await kube.createNamespace(CONTROL_NS);
@@ -317,7 +323,7 @@ describe('pull secrets from the TLS + htpasswd registry (custom CA trusted by co
       expect(pinned.phase).toBe('Succeeded');
       expect(pinned.admitted.spec.imagePullSecrets).toEqual([{ name: SECRET }]);
       expect(pinned.imageIds.fn).toBe(privateRef());
-      expect(pinned.logs.fn).toBe(argvLines(['/bin/argv', 'ep-1', 'cmd-1', 'cmd-2']));
+      expect(pinned.logs.fn).toBe(argvLines(['/bin/argv', 'private', 'cmd-1']));
 
       const control = await kube.create(pod(CONTROL_NS, privateSpec()));
       const failed = await waitForPod(kube, CONTROL_NS, control.metadata.name, (p) =>
