@@ -45,7 +45,13 @@ KUBECTL_DIR=${FN_PINNER_KUBECTL_DIR:-/var/cache/fn-pinner/kubectl}
 if [ ! -x "$KUBECTL_DIR/usr/bin/kubectl" ]; then
   echo "install-test-deps: unpacking kubernetes-client into $KUBECTL_DIR"
   work=$(mktemp -d)
-  (cd "$work" && apt-get download -q kubernetes-client 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
+  # apt runs the download as root here (its _apt user cannot write to a mktemp dir): say nothing of it.
+  download() { (cd "$work" && apt-get download -q kubernetes-client 2>&1 | grep -v '^W: Download is performed unsandboxed') || true; }
+  download
+  if ! ls "$work"/kubernetes-client_*.deb >/dev/null 2>&1; then
+    apt-get update -q
+    download
+  fi
   mkdir -p "$KUBECTL_DIR"
   dpkg-deb -x "$work"/kubernetes-client_*.deb "$KUBECTL_DIR"
   rm -rf "$work"
