@@ -131,15 +131,9 @@ beforeAll(async () => {
     files,
   }));
   digests['argv/multi'] = (await push.pushIndex('argv/multi', 'v1', platforms)).digest;
-  digests['private/argv'] =
-    // Content of its own: an image also held under another name would report that name's digest.
-    (
-      await imagePusher(priv).pushImage('private/argv', 'v1', {
-        entrypoint: ['/bin/argv', 'private'],
-        cmd: ['cmd-1'],
-        files,
-      })
-    ).digest;
+  // Content of its own: an image also held under another name may report that name's digest as imageID.
+  const privateSpec = { entrypoint: ['/bin/argv', 'private'], cmd: ['cmd-1'], files };
+  digests['private/argv'] = (await imagePusher(priv).pushImage('private/argv', 'v1', privateSpec)).digest;
 
   await kube.createNamespace(FN_NS);
   await kube.createNamespace(CONTROL_NS);
@@ -184,7 +178,7 @@ beforeAll(async () => {
 afterAll(async () => {
   if (fnPinner)
     console.info(
-      `fn-pinner pod log (tail):\n${(await fnPinner.logs().catch((e: Error) => e.message)).split('\n').slice(-15).join('\n')}`,
+      `fn-pinner pod log (tail):\n${(await fnPinner.logs().catch((e: Error) => e.message)).split('\n').slice(-8).join('\n')}`,
     );
   await prefixed?.stop();
   await priv?.stop();
