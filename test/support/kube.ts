@@ -793,6 +793,15 @@ const RESOURCES: Record<string, Record<string, Resource>> = {
   'apps/v1': {
     Deployment: { plural: 'deployments', namespaced: true },
   },
+  'policy/v1beta1': {
+    PodDisruptionBudget: { plural: 'poddisruptionbudgets', namespaced: true },
+  },
+  'policy/v1': {
+    PodDisruptionBudget: { plural: 'poddisruptionbudgets', namespaced: true },
+  },
+  'scheduling.k8s.io/v1': {
+    PriorityClass: { plural: 'priorityclasses', namespaced: false },
+  },
 };
 
 /** /api/v1/namespaces/NS/pods and the like; namespaced kinds default to namespace "default". */

@@ -223,9 +223,14 @@ async function waitReady(kube: TestKube): Promise<KubeJson> {
   let last: KubeJson;
   while (Date.now() < deadline) {
     const res = await kube.request('GET', `/api/v1/namespaces/${SYSTEM_NS}/pods?labelSelector=${selector}`);
-    last = res.body?.items?.[0];
-    const ready = last?.status?.conditions?.find((c: { type: string }) => c.type === 'Ready');
-    if (ready?.status === 'True') return last;
+    const pods: KubeJson[] = res.body?.items ?? [];
+    const ready = pods.find((p) =>
+      p.status?.conditions?.some(
+        (c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True',
+      ),
+    );
+    if (ready) return ready;
+    last = pods[0];
     await sleep(100);
   }
   const events = await kube.request('GET', `/api/v1/namespaces/${SYSTEM_NS}/events`);
