@@ -4,8 +4,8 @@ import { FnPinnerError, toFnPinnerError } from '../errors.js';
 import type { Logger } from '../logging.js';
 import type { Metrics } from '../metrics.js';
 import { SingleFlight } from '../util/singleflight.js';
-import { reconcileSecret } from './reconcile.js';
-import type { SecretApi } from '../kube/client.js';
+import { reconcileSecret, secretInSync } from './reconcile.js';
+import type { SecretApi, SecretObject } from '../kube/client.js';
 
 /** The mounted Docker config, as its one owner (src/sources/docker-config.ts) holds it. */
 export interface PullSecretSource {
@@ -80,8 +80,11 @@ export class PullSecretSync {
   }
 
   /**
-   * Called when a pod is about to reference the Secret: fine when it is known to be in sync; otherwise sync
-   * now, except for a dry run, which never writes and only checks that the Secret exists.
+   * Called when a pod is about to reference the Secret, so that the pod can pull at once. One GET per
+   * review confirms it: a Secret deleted or edited since the last sync is repaired now, within the review's
+   * deadline, not at the next resync while the pod's pulls fail. A dry run never writes and only checks
+   * that the Secret exists. Under failurePolicy Fail a Secret known to be missing that cannot be recreated
+   * fails the review (the caller denies the pod).
    */
   async ensure({ dryRun, namespace }: { dryRun: boolean; namespace: string }): Promise<void> {
     const ref = `${namespace}/${this.opts.name}`;
@@ -91,17 +94,53 @@ export class PullSecretSync {
         `ensure pull secret ${ref}: fn-pinner only syncs it into ${this.opts.namespaces.join(', ')}`,
       );
     }
-    if (this.synced.has(namespace)) return;
     try {
       if (dryRun) {
         if (await this.opts.api.read(namespace, this.opts.name)) return;
         throw new FnPinnerError('SECRET_UNAVAILABLE', 'it does not exist, and a dry run does not create it');
       }
-      await this.syncNow();
+      if (await this.confirm(namespace)) return;
+      await this.repair(namespace);
     } catch (err) {
       const e = toFnPinnerError(err, 'sync');
       throw new FnPinnerError('SECRET_UNAVAILABLE', `ensure pull secret ${ref}: ${e.message}`, { cause: e });
     }
+  }
+
+  /**
+   * True when the Secret holds what was last synced. Reads are not shared between reviews: a read that
+   * started before a delete would admit a pod after it. When the API does not answer, the last sync is
+   * trusted: the Secret is then not known to be missing, and the resync repairs it if it is.
+   */
+  private async confirm(namespace: string): Promise<boolean> {
+    const known = this.synced.get(namespace);
+    let current: SecretObject | undefined;
+    try {
+      current = await this.opts.api.read(namespace, this.opts.name);
+    } catch (err) {
+      if (!known) return false;
+      this.opts.log.warn(
+        { err: (err as Error).message, secret: `${namespace}/${this.opts.name}` },
+        'pull secret: could not confirm it at admission; trusting the last sync',
+      );
+      return true;
+    }
+    if (known && current && secretInSync(current, known)) return true;
+    if (known) {
+      this.synced.delete(namespace);
+      this.opts.log.warn(
+        { secret: `${namespace}/${this.opts.name}`, state: current ? 'changed' : 'missing' },
+        'pull secret drifted since the last sync; repairing it before admitting the pod',
+      );
+    }
+    return false;
+  }
+
+  /** Concurrent reviews of one namespace share one repair. */
+  private repair(namespace: string): Promise<void> {
+    const content = this.desired;
+    if (!content) return this.syncNow();
+    return this.flight.run(`repair ${namespace}`, () => this.syncNamespace(namespace, content));
   }
 
   /**

@@ -197,6 +197,70 @@ describe('PullSecretSync metrics', () => {
   });
 });
 
+describe('PullSecretSync.ensure() on admission', () => {
+  async function synced(): Promise<{ api: FakeSecrets; sync: PullSecretSync }> {
+    const api = new FakeSecrets();
+    const sync = syncWith(api, configFile(CONFIG));
+    await sync.syncNow();
+    api.calls = [];
+    return { api, sync };
+  }
+
+  it('confirms an in-sync Secret with one read and writes nothing', async () => {
+    const { api, sync } = await synced();
+    await sync.ensure({ dryRun: false, namespace: 'fns' });
+    expect(api.calls).toEqual(['read']);
+  });
+
+  it('recreates a Secret deleted since the last sync before the pod is admitted', async () => {
+    const { api, sync } = await synced();
+    api.store.delete('fns/auth-secret');
+    await sync.ensure({ dryRun: false, namespace: 'fns' });
+    expect(api.store.get('fns/auth-secret')!.data!['.dockerconfigjson']).toBe(b64(CONFIG));
+    expect(api.calls).toEqual(['read', 'read', 'create']);
+  });
+
+  it('repairs a Secret edited since the last sync', async () => {
+    const { api, sync } = await synced();
+    const edited = structuredClone(api.store.get('fns/auth-secret')!);
+    edited.data = { '.dockerconfigjson': b64(Buffer.from('{"auths":{}}')) };
+    api.put(edited);
+    await sync.ensure({ dryRun: false, namespace: 'fns' });
+    expect(api.store.get('fns/auth-secret')!.data!['.dockerconfigjson']).toBe(b64(CONFIG));
+  });
+
+  it('shares one repair between concurrent reviews of a namespace', async () => {
+    const { api, sync } = await synced();
+    api.store.delete('fns/auth-secret');
+    await Promise.all([1, 2, 3].map(() => sync.ensure({ dryRun: false, namespace: 'fns' })));
+    expect(api.calls.filter((c) => c === 'create')).toEqual(['create']);
+    expect(api.store.size).toBe(1);
+  });
+
+  it('trusts the last sync when the API does not answer the confirming read', async () => {
+    const { api, sync } = await synced();
+    api.failures.push({
+      op: 'read',
+      error: new KubeApiError('get: no response ETIMEDOUT', 'ETIMEDOUT', undefined, undefined),
+    });
+    await sync.ensure({ dryRun: false, namespace: 'fns' });
+    expect(api.calls).toEqual(['read']);
+  });
+
+  it('fails the review when the Secret is missing and cannot be recreated', async () => {
+    const { api, sync } = await synced();
+    api.store.delete('fns/auth-secret');
+    api.failures.push({
+      op: 'create',
+      error: new KubeApiError('create: 403 Forbidden', 'Forbidden', 403, undefined),
+    });
+    await expect(sync.ensure({ dryRun: false, namespace: 'fns' })).rejects.toMatchObject({
+      code: 'SECRET_UNAVAILABLE',
+      message: 'ensure pull secret fns/auth-secret: create: 403 Forbidden',
+    });
+  });
+});
+
 describe('PullSecretSync readiness', () => {
   it('stays ready through a rotation and a failing sync once the Secret has been synced', async () => {
     const api = new FakeSecrets();
