@@ -21,7 +21,7 @@ export interface AuditOptions {
   /** false (--no-drift): resolve nothing; every container with a digest is pinned. */
   drift: boolean;
   concurrency: number;
-  /** After each resolution: how many of the run's distinct tags are done. */
+  /** Before the first resolution and after each: how many of the run's distinct tags are done. */
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -41,6 +41,7 @@ async function resolveTags(pods: InspectedPod[], opts: AuditOptions): Promise<Ma
   }
   const results = new Map<string, Resolved>();
   let done = 0;
+  if (tags.size > 0) opts.onProgress?.(0, tags.size);
   await forEachLimit([...tags], opts.concurrency, async ([key, ref]) => {
     try {
       results.set(key, { digest: (await opts.source.resolve(ref)).metadata.digest });

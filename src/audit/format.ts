@@ -45,7 +45,7 @@ function row(pod: PodAudit, c: ContainerAudit): string[] {
 
 function reason(pod: PodAudit, c: ContainerAudit): string {
   const where = `${pod.namespace === null ? '' : `${pod.namespace}/`}${pod.name ?? NONE}`;
-  return `  ${where} ${c.name ?? NONE}: ${c.error}`;
+  return `  ${where}${c.name === null ? '' : ` ${c.name}`}: ${c.error}`;
 }
 
 export function auditTable(report: AuditReport): string {

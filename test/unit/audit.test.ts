@@ -296,7 +296,7 @@ describe('auditPods: cost', () => {
     });
   });
 
-  it('reports progress after each resolution', async () => {
+  it('reports progress before the first resolution and after each', async () => {
     const seen: Array<[number, number]> = [];
     await audit(
       [
@@ -311,6 +311,7 @@ describe('auditPods: cost', () => {
       },
     );
     expect(seen).toEqual([
+      [0, 2],
       [1, 2],
       [2, 2],
     ]);
