@@ -4,7 +4,6 @@ import { auditPods } from '../audit/audit.js';
 import type { AuditReport } from '../audit/types.js';
 import type { Config } from '../config/load.js';
 import { BULK_RESOLVE_CONCURRENCY } from '../config/tunables.js';
-import { createPodApi, loadKubeConfig } from '../kube/client.js';
 import type { PodApi, PodJson } from '../kube/client.js';
 import { withResolverStack } from './one-shot.js';
 
@@ -14,7 +13,9 @@ export interface PodSelection {
   selector: string | undefined;
 }
 
-export function clusterPodApi(config: Config, purpose: string): PodApi {
+/** Imported only when a cluster is asked: `audit -f` never loads the Kubernetes client (CLI start-up). */
+export async function clusterPodApi(config: Config, purpose: string): Promise<PodApi> {
+  const { createPodApi, loadKubeConfig } = await import('../kube/client.js');
   const kc = loadKubeConfig({
     kubeconfig: config.cluster.kubeconfig,
     inCluster: config.inputs.inCluster,

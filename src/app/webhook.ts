@@ -36,7 +36,7 @@ export interface RunningWebhook {
 }
 
 /** The drift gauge's pod API is made at start, so that a broken kubeconfig fails start-up, not every check. */
-function driftPods(config: Config, apis: ClusterApis | undefined): PodApi | undefined {
+async function driftPods(config: Config, apis: ClusterApis | undefined): Promise<PodApi | undefined> {
   if (config.drift.intervalMs <= 0) return undefined;
   return apis?.pods ?? clusterPodApi(config, '--drift-interval lists pods');
 }
@@ -56,7 +56,7 @@ export async function startWebhook(
     generate: config.server.selfSignedCerts,
     log,
   });
-  const pods = driftPods(config, overrides.apis);
+  const pods = await driftPods(config, overrides.apis);
   const stack = createResolverStack(config, log, metrics);
   stack.watch();
   const warmUp = startWarmUp({

@@ -69,7 +69,7 @@ function podsFromFile(filename: string, io: CliIo): unknown[] {
 async function pods(opts: AuditCliOptions, config: Config, io: CliIo): Promise<unknown[]> {
   if (opts.filename === undefined) {
     const selected = selection(opts);
-    return listPods(clusterPodApi(config, 'fn-pinner audit lists pods (or give it -f FILE)'), selected);
+    return listPods(await clusterPodApi(config, 'fn-pinner audit lists pods (or give it -f FILE)'), selected);
   }
   if (opts.namespace?.length || opts.allNamespaces || opts.selector !== undefined)
     throw badFlags('-f reads pods from a file; -n, -A and -l select pods in a cluster: use one or the other');
