@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
 import { FN_NS, OTHER_NS, auditScenario, byPod, tableRows } from '../support/audit-scenario.js';
+import { matching } from '../support/matching.js';
 import type { AuditScenario } from '../support/audit-scenario.js';
 import { runCli } from '../support/cli.js';
 import { USER_NAME, createManifestFile, startKube } from '../support/kube.js';
@@ -45,7 +46,7 @@ const audit = (...args: string[]) =>
 
 function expectedIn(...namespaces: string[]): Record<string, unknown> {
   return Object.fromEntries(
-    Object.entries(scenario.expected()).filter(
+    Object.entries(scenario.expected(matching)).filter(
       ([key]) => namespaces.includes(key.split('/')[0]!) && key !== `${FN_NS}/no-containers`,
     ),
   );

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { stringify } from 'yaml';
 
 import { auditScenario, byPod, tableRows } from '../support/audit-scenario.js';
+import { matching } from '../support/matching.js';
 import type { AuditScenario } from '../support/audit-scenario.js';
 import { runCli } from '../support/cli.js';
 import { startProxy } from '../support/proxy.js';
@@ -54,7 +55,7 @@ describe('fn-pinner audit -f FILE', () => {
     expect(r.stderr).toBe('fn-pinner audit: skipped 1 object(s) that are not Pods: ConfigMap\n');
     const report = JSON.parse(r.stdout);
     expect(Object.keys(report)).toEqual(['pods', 'summary']);
-    expect(byPod(report)).toEqual(scenario.expected());
+    expect(byPod(report)).toEqual(scenario.expected(matching));
     expect(report.pods.map((p: { name: string }) => p.name)).toEqual([
       ...scenario.pods.map((p) => p.metadata?.name),
       'no-containers',
@@ -166,7 +167,7 @@ describe('fn-pinner audit -f FILE', () => {
     );
     child.child.stdin?.end(yamlDocs(scenario.pods));
     const { stdout } = await child;
-    const { ['porch-fn-system/no-containers']: _fileOnly, ...expected } = scenario.expected();
+    const { ['porch-fn-system/no-containers']: _fileOnly, ...expected } = scenario.expected(matching);
     expect(byPod(JSON.parse(stdout))).toEqual(expected);
   });
 
