@@ -33,10 +33,14 @@ function oneLine(err: unknown, what: string): string {
   return `${reasonText[e.code]}: ${e.message}`.replace(/\s*\n\s*/g, ' ');
 }
 
+/** A tag whose answer can change the entry: not for input already judged unresolvable. */
+const worthResolving = (f: Finding): boolean =>
+  f.problem === undefined && (f.digest === null || f.originalProblem === undefined);
+
 async function resolveTags(pods: InspectedPod[], opts: AuditOptions): Promise<Map<string, Resolved>> {
   const tags = new Map<string, ImageReference>();
   if (opts.drift) {
-    for (const f of pods.flatMap((p) => p.findings))
+    for (const f of pods.flatMap((p) => p.findings).filter(worthResolving))
       if (f.tag && !tags.has(f.tag.canonical)) tags.set(f.tag.canonical, f.tag);
   }
   const results = new Map<string, Resolved>();

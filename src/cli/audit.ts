@@ -36,7 +36,7 @@ function selection(opts: AuditCliOptions): PodSelection {
     namespaces: opts.allNamespaces
       ? 'all'
       : opts.namespace?.length
-        ? opts.namespace
+        ? [...new Set(opts.namespace)]
         : [DEFAULT_AUDIT_NAMESPACE],
     selector: opts.selector,
   };

@@ -191,6 +191,12 @@ describe('auditPods: bad input is reported per container and never stops the sca
     expect(report.pods[1]!.containers[0]!.status).toBe('unpinned');
   });
 
+  it('resolves nothing for a container already judged unresolvable by its input', async () => {
+    const annotations = { 'fn-pinner.io/original-images': '{not json' };
+    const { source } = await audit([pod('bad', [{ name: 'fn', image: `${APP}@${OLD}` }], { annotations })]);
+    expect(source.calls).toEqual([]);
+  });
+
   it.each([
     [
       'an array',
