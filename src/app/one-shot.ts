@@ -1,7 +1,7 @@
 import type { Config } from '../config/load.js';
 import { createLogger } from '../logging.js';
 import type { Logger } from '../logging.js';
-import { createMetrics } from '../metrics.js';
+import { discardMetrics } from '../metrics-discard.js';
 import type { Writable } from 'node:stream';
 import { createResolverStack } from './resolver-stack.js';
 import type { ResolverStack } from './resolver-stack.js';
@@ -16,7 +16,7 @@ export async function withResolverStack<T>(
   fn: (stack: ResolverStack, log: Logger) => Promise<T>,
 ): Promise<T> {
   const log = createLogger(config.log, stderr);
-  const stack = createResolverStack(config, log, createMetrics());
+  const stack = createResolverStack(config, log, discardMetrics());
   try {
     return await fn(stack, log);
   } finally {

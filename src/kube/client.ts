@@ -1,6 +1,7 @@
 import * as k8s from '@kubernetes/client-node';
 
 import { FnPinnerError } from '../errors.js';
+import { raceTimeout } from '../util/timeout.js';
 import { mergeCaBundle } from '../tls/ca-bundle.js';
 
 /**
@@ -84,23 +85,14 @@ function kubeError(op: string, err: unknown): KubeApiError {
 const API_TIMEOUT_MS = 10_000;
 
 async function call<T>(op: string, fn: () => Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new KubeApiError(`${op}: no response within ${API_TIMEOUT_MS} ms`, 'Timeout', undefined, undefined),
-        ),
-      API_TIMEOUT_MS,
-    );
-  });
+  let outcome;
   try {
-    return await Promise.race([fn(), timeout]);
+    outcome = await raceTimeout(fn(), API_TIMEOUT_MS);
   } catch (err) {
-    throw err instanceof KubeApiError ? err : kubeError(op, err);
-  } finally {
-    clearTimeout(timer);
+    throw kubeError(op, err);
   }
+  if (outcome.done) return outcome.value;
+  throw new KubeApiError(`${op}: no response within ${API_TIMEOUT_MS} ms`, 'Timeout', undefined, undefined);
 }
 
 function toSecret(s: k8s.V1Secret): SecretObject {

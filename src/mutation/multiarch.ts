@@ -3,6 +3,7 @@ import { LRUCache } from 'lru-cache';
 import type { Resolution } from '../images/resolver.js';
 import type { Platform } from '../reference/platform.js';
 import { formatPlatform } from '../reference/platform.js';
+import { raceTimeout } from '../util/timeout.js';
 import type { ImageReference } from '../reference/reference.js';
 import { runtimeArgv } from './command.js';
 import type { MetadataSource, MutationResult } from './pod.js';
@@ -89,13 +90,9 @@ export class PlatformCheck {
     t: Checked,
     result: MutationResult,
   ): Promise<{ detail: string | undefined } | undefined> {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => {
-      timer = setTimeout(() => resolve('late'), CHECK_BUDGET_MS);
-    });
     try {
-      const outcome = await Promise.race([compared, late]);
-      if (outcome !== 'late') return outcome;
+      const outcome = await raceTimeout(compared, CHECK_BUDGET_MS);
+      if (outcome.done) return outcome.value;
       // Keep going in the background: the next review of this image gets the answer from the memo.
       compared.catch(() => undefined);
       result.warnings.push(
@@ -106,8 +103,6 @@ export class PlatformCheck {
       result.warnings.push(
         `container "${t.container.name}": could not compare the platforms of ${t.ref.original}: ${why}`,
       );
-    } finally {
-      clearTimeout(timer);
     }
     return undefined;
   }

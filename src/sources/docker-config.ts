@@ -1,9 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { FnPinnerError, toFnPinnerError } from '../errors.js';
+import { toFnPinnerError } from '../errors.js';
+import type { FnPinnerError } from '../errors.js';
 import type { Logger } from '../logging.js';
-import { parseDockerConfig } from '../registry/auth/docker-config.js';
+import { dockerConfigError, parseDockerConfig } from '../registry/auth/docker-config.js';
 import type { DockerConfigEntry } from '../registry/auth/docker-config.js';
 
 /**
@@ -164,6 +165,6 @@ export class DockerConfigSource {
   }
 
   private bad(why: string, cause?: unknown): FnPinnerError {
-    return new FnPinnerError('BAD_DOCKER_CONFIG', `load Docker config ${this.opts.file}: ${why}`, { cause });
+    return dockerConfigError(this.opts.file, why, cause);
   }
 }

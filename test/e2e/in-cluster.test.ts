@@ -17,15 +17,16 @@ beforeAll(async () => {
   kube = await startKube();
   await kube.createNamespace('fn-pinner-system');
   await kube.createNamespace('porch-fn-system');
-  await createManifestFile(kube, join('manifests', '02-rbac.yaml'));
-});
+  await createManifestFile(kube, join('manifests', 'base', '02-rbac.yaml'));
+  // A cold scripts/build-kube-apiserver.sh takes minutes; a cached one, nothing.
+}, 15 * 60_000);
 
 afterAll(async () => {
   process.env.KUBERNETES_SERVICE_HOST = saved.host;
   process.env.KUBERNETES_SERVICE_PORT = saved.port;
   if (saved.host === undefined) delete process.env.KUBERNETES_SERVICE_HOST;
   if (saved.port === undefined) delete process.env.KUBERNETES_SERVICE_PORT;
-  await kube.stop();
+  await kube?.stop();
 });
 
 describe('in-cluster configuration', () => {

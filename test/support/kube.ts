@@ -84,9 +84,9 @@ export interface TestKube {
   userToken: string;
   userName: string;
   /**
-   * The identity of manifests/01-serviceaccount.yaml as a pod would present it (SA_USER_NAME with
+   * The identity of manifests/base/01-serviceaccount.yaml as a pod would present it (SA_USER_NAME with
    * SA_GROUPS), but from the token file: without a controller-manager there are no ServiceAccount tokens.
-   * It can do what RBAC grants the ServiceAccount fn-pinner-system/fn-pinner, i.e. manifests/02-rbac.yaml.
+   * It can do what RBAC grants the ServiceAccount fn-pinner-system/fn-pinner, i.e. manifests/base/02-rbac.yaml.
    */
   saToken: string;
   saUserName: string;
@@ -144,7 +144,7 @@ export interface StartKubeOptions {
 }
 
 export const USER_NAME = 'fn-pinner';
-/** The ServiceAccount of manifests/01-serviceaccount.yaml, as the apiserver names it. */
+/** The ServiceAccount of manifests/base/01-serviceaccount.yaml, as the apiserver names it. */
 export const SA_NAMESPACE = 'fn-pinner-system';
 export const SA_NAME = 'fn-pinner';
 export const SA_USER_NAME = `system:serviceaccount:${SA_NAMESPACE}:${SA_NAME}`;
@@ -767,6 +767,7 @@ const RESOURCES: Record<string, Record<string, Resource>> = {
     ServiceAccount: { plural: 'serviceaccounts', namespaced: true },
     Service: { plural: 'services', namespaced: true },
     ConfigMap: { plural: 'configmaps', namespaced: true },
+    ResourceQuota: { plural: 'resourcequotas', namespaced: true },
   },
   'admissionregistration.k8s.io/v1': {
     MutatingWebhookConfiguration: { plural: 'mutatingwebhookconfigurations', namespaced: false },

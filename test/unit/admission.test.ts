@@ -946,7 +946,7 @@ describe('decide: failure policy', () => {
     const elapsed = Date.now() - started;
 
     expect(elapsed).toBeGreaterThanOrEqual(45);
-    expect(elapsed).toBeLessThan(1_000);
+    expect(elapsed).toBeLessThan(10_000);
     expect(decision.reason).toBe(Reason.Denied);
     expect(decision.response.status).toEqual({
       code: 403,

@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { createMetrics } from '../../src/metrics.js';
 import { KubeApiError } from '../../src/kube/client.js';
 import { FakeSecrets } from '../support/fake-secrets.js';
 import { reconcileSecret } from '../../src/secrets/reconcile.js';
@@ -172,6 +173,27 @@ describe('PullSecretSync', () => {
     await expect(sync.ensure({ dryRun: false, namespace: 'other' })).rejects.toMatchObject({
       code: 'SECRET_UNAVAILABLE',
     });
+  });
+});
+
+describe('PullSecretSync metrics', () => {
+  it('counts each sync by namespace and result, and records the time of the last success', async () => {
+    const api = new FakeSecrets();
+    const metrics = createMetrics();
+    const { sync } = pullSecretSync(api, configFile(CONFIG), { metrics, attempts: 1 });
+    const before = Date.now() / 1000;
+    await sync.syncNow();
+    await sync.syncNow();
+    api.failures.push({
+      op: 'read',
+      error: new KubeApiError('get: 503', 'ServiceUnavailable', 503, undefined),
+    });
+    await expect(sync.syncNow()).rejects.toMatchObject({ code: 'KUBE_API' });
+    const counts = (await metrics.secretSyncs.get()).values.map((v) => [v.labels.result, v.value]);
+    expect(Object.fromEntries(counts)).toEqual({ created: 1, unchanged: 1, failed: 1 });
+    const [last] = (await metrics.secretLastSuccess.get()).values;
+    expect(last?.labels).toEqual({ namespace: 'fns' });
+    expect(last?.value).toBeGreaterThanOrEqual(before);
   });
 });
 
