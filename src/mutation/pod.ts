@@ -8,7 +8,7 @@ import { PlatformCheck } from './multiarch.js';
 import type { PlatformMemo } from './multiarch.js';
 import { podPlatform } from './platform.js';
 import type { Container, ContainerList, Pod, PodSpec } from './types.js';
-import { CONTAINER_LISTS, ORIGINAL_IMAGES_ANNOTATION } from './types.js';
+import { CONTAINER_LISTS, ORIGINAL_IMAGES_ANNOTATION, PINNED_LABEL } from './types.js';
 
 /** Anything that resolves images: the cached ImageResolver in production, a fake in unit tests. */
 export interface MetadataSource {
@@ -110,6 +110,7 @@ export async function mutatePod(
   }
   await Promise.all(checks);
   recordOriginals(pod, result.changes);
+  labelPinned(pod, result.changes);
   if (opts.pullSecret) result.pullSecret = attachPullSecret(pod, all, opts.pullSecret);
   return result;
 }
@@ -122,8 +123,12 @@ export async function mutatePod(
 function cloneForMutation(original: Pod): Pod {
   const pod: Pod = { ...original };
   if (original.metadata) {
-    const annotations = original.metadata.annotations;
-    pod.metadata = { ...original.metadata, ...(annotations ? { annotations: { ...annotations } } : {}) };
+    const { annotations, labels } = original.metadata;
+    pod.metadata = {
+      ...original.metadata,
+      ...(annotations ? { annotations: { ...annotations } } : {}),
+      ...(labels ? { labels: { ...labels } } : {}),
+    };
   }
   if (original.spec) {
     const spec: PodSpec = { ...original.spec };
@@ -209,6 +214,16 @@ function recordOriginals(pod: Pod, changes: ContainerChange[]): void {
   // On re-invocation (a sidecar added later) earlier entries stay: they hold the images as first written.
   for (const c of changes) recorded[c.name] ??= c.original;
   annotations[ORIGINAL_IMAGES_ANNOTATION] = JSON.stringify(recorded);
+}
+
+/**
+ * Only a pod in which an image was actually pinned: one whose images were all pinned already (or that
+ * fn-pinner admitted unmutated) is not labelled, so the label says what fn-pinner did, not what it saw.
+ */
+function labelPinned(pod: Pod, changes: ContainerChange[]): void {
+  if (!changes.some((c) => c.image !== c.original)) return;
+  const metadata = (pod.metadata ??= {});
+  (metadata.labels ??= {})[PINNED_LABEL] = 'true';
 }
 
 function attachPullSecret(
