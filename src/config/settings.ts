@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 
 import * as s from './schema.js';
 
@@ -13,7 +13,7 @@ import * as s from './schema.js';
  */
 export type CommandName = 'resolve' | 'mutate' | 'serve' | 'audit' | 'gen-certs';
 
-export interface Setting<G extends string = string, F extends string = string, S = z.ZodType> {
+export interface Setting<G extends string = string, F extends string = string, S = z.ZodMiniType> {
   flag: string;
   env: string;
   help: string;
@@ -30,7 +30,7 @@ export interface Setting<G extends string = string, F extends string = string, S
   to: readonly [G, F];
 }
 
-function setting<const G extends string, const F extends string, S extends z.ZodType>(
+function setting<const G extends string, const F extends string, S extends z.ZodMiniType>(
   spec: Setting<G, F, S>,
 ): Setting<G, F, S> {
   return spec;
