@@ -98,6 +98,17 @@ function checkDeadlines(values: SettingValues, problems: Problems): void {
   );
 }
 
+/** The shared CA is published by the replicas themselves, so they need the configuration to publish it in. */
+function checkSharedTls(values: SettingValues, problems: Problems): void {
+  const { selfSignedCerts, tlsSecretName } = values.server;
+  if (!selfSignedCerts || tlsSecretName === undefined || values.cluster.webhookConfigName !== undefined)
+    return;
+  problems.add(
+    settingAt('tlsSecretName'),
+    'needs --webhook-config-name: the replicas publish the shared CA into that configuration',
+  );
+}
+
 /**
  * Checks the files the settings name, and the settings that depend on each other. A value that was itself
  * invalid is undefined here (it was reported already), so every check tolerates that.
@@ -110,6 +121,7 @@ export function checkInputs(
 ): Inputs {
   const inCluster = Boolean(env.KUBERNETES_SERVICE_HOST);
   if (command === 'mutate' || command === 'serve') checkDeadlines(values, problems);
+  if (command === 'serve') checkSharedTls(values, problems);
   return {
     customDockerConfig: command === 'gen-certs' ? undefined : customDockerConfig(command, values, problems),
     defaultDockerConfigs: defaultDockerConfigs(env),
