@@ -114,30 +114,47 @@ interface Drain {
 }
 
 /**
- * Remembers every socket and in-flight response, so that closing can (a) mark in-flight responses
+ * Remembers every connection and in-flight response, so that closing can (a) mark in-flight responses
  * `Connection: close`, making their connections end right after the answer instead of idling for 90 s,
- * and (b) destroy everything once the grace period is over, including connections still mid-handshake,
- * which Node's closeAllConnections() does not know about.
+ * (b) close at once every connection that carries no request, including ones that never carried one (a
+ * client's spare connection, or one still in its TLS handshake), which Node's closeIdleConnections() leaves
+ * open until the grace period ends, and (c) destroy everything once the grace period is over.
  */
 function trackConnections(server: Server): Drain {
-  const sockets = new Set<Socket>();
+  /** Keyed by the peer's address and port, which the TCP socket and the TLS socket on it share. */
+  const sockets = new Map<string, Socket>();
+  /** Requests in flight per connection, same keys; a connection without an entry carries none. */
+  const busy = new Map<string, number>();
   const inFlight = new Set<ServerResponse>();
   let closing: Promise<void> | undefined;
 
   server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+    const key = peerKey(socket);
+    sockets.set(key, socket);
+    socket.once('close', () => {
+      // A later connection may have been given the same port; only forget this one.
+      if (sockets.get(key) === socket) sockets.delete(key);
+    });
   });
   // prepend: runs before the app, so the header is set before any handler can answer.
-  server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
+  server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
     if (closing !== undefined) res.setHeader('Connection', 'close');
+    const key = peerKey(req.socket);
+    busy.set(key, (busy.get(key) ?? 0) + 1);
     inFlight.add(res);
     res.once('close', () => {
       inFlight.delete(res);
+      const left = (busy.get(key) ?? 1) - 1;
+      if (left > 0) busy.set(key, left);
+      else busy.delete(key);
       // A response that started before the close kept its keep-alive header; its connection is idle now.
       if (closing !== undefined) server.closeIdleConnections();
     });
   });
+  const closeIdle = (): void => {
+    server.closeIdleConnections();
+    for (const [key, socket] of sockets) if (!busy.has(key)) socket.destroy();
+  };
 
   return {
     close(graceMs: number, log: Logger): Promise<void> {
@@ -150,16 +167,20 @@ function trackConnections(server: Server): Drain {
             'grace period over; closing connections',
           );
           server.closeAllConnections();
-          for (const socket of sockets) socket.destroy();
+          for (const socket of sockets.values()) socket.destroy();
         }, graceMs);
         server.close(() => {
           clearTimeout(force);
           log.info('HTTPS server closed');
           resolve();
         });
-        server.closeIdleConnections();
+        closeIdle();
       });
       return closing;
     },
   };
+}
+
+function peerKey(socket: Socket): string {
+  return `${socket.remoteAddress ?? ''}|${socket.remotePort ?? ''}`;
 }
