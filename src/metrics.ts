@@ -44,6 +44,12 @@ export function createMetrics(registry: Registry = new Registry()): Metrics {
       labelNames: ['reason'] as const,
       registers,
     }),
+    admissionErrors: new Counter({
+      name: 'fn_pinner_admission_errors_total',
+      help: 'Reviews that could not pin a pod, by decision (Denied, ErrorIgnored) and error code',
+      labelNames: ['reason', 'code'] as const,
+      registers,
+    }),
     secretSyncs: new Counter({
       name: 'fn_pinner_pull_secret_syncs_total',
       help: 'Pull secret reconciliations by result (created, updated, recreated, unchanged, failed)',
@@ -89,6 +95,7 @@ export interface Metrics {
   resolutionSeconds: Histogram<'cache'>;
   cacheEntries: Gauge<'tier'>;
   admissionReviews: Counter<'reason'>;
+  admissionErrors: Counter<'reason' | 'code'>;
   secretSyncs: Counter<'namespace' | 'result'>;
   secretLastSuccess: Gauge<'namespace'>;
   httpRequests: Counter<'route' | 'status'>;

@@ -48,7 +48,10 @@ export async function startWebhook(
     source: stack.resolver,
     options: admissionOptions(config),
     log,
-    observe: (reason) => metrics.admissionReviews.inc({ reason }),
+    observe: (reason, _seconds, code) => {
+      metrics.admissionReviews.inc({ reason });
+      if (code !== undefined) metrics.admissionErrors.inc({ reason, code });
+    },
     ...(cluster.sync ? { pullSecret: cluster.sync } : {}),
   });
   // Certificates are loaded and the resolver configured before we listen; with private registries the
