@@ -50,6 +50,11 @@ export function createMetrics(registry: Registry = new Registry()): Metrics {
       labelNames: ['reason', 'code'] as const,
       registers,
     }),
+    servingCertExpiry: new Gauge({
+      name: 'fn_pinner_serving_certificate_expiration_timestamp_seconds',
+      help: 'When the served certificate chain stops being valid: the earliest notAfter of leaf, intermediates and CA (Unix seconds)',
+      registers,
+    }),
     secretSyncs: new Counter({
       name: 'fn_pinner_pull_secret_syncs_total',
       help: 'Pull secret reconciliations by result (created, updated, recreated, unchanged, failed)',
@@ -96,6 +101,7 @@ export interface Metrics {
   cacheEntries: Gauge<'tier'>;
   admissionReviews: Counter<'reason'>;
   admissionErrors: Counter<'reason' | 'code'>;
+  servingCertExpiry: Gauge;
   secretSyncs: Counter<'namespace' | 'result'>;
   secretLastSuccess: Gauge<'namespace'>;
   httpRequests: Counter<'route' | 'status'>;

@@ -9,10 +9,11 @@ import { createMetrics } from '../metrics.js';
 import type { Metrics } from '../metrics.js';
 import { createApp } from '../server/app.js';
 import { startHttpsServer } from '../server/https.js';
-import type { Readiness } from '../server/types.js';
-import { ServingCertManager } from '../tls/serving-watcher.js';
+import { createServingCerts } from './cert-sources.js';
 import { startClusterSide } from './cluster.js';
 import type { ClusterApis } from './cluster.js';
+import { readinessOf } from './readiness.js';
+import type { ReadinessGate } from './readiness.js';
 import { createResolverStack } from './resolver-stack.js';
 
 export interface RunningWebhook {
@@ -34,16 +35,16 @@ export async function startWebhook(
 ): Promise<RunningWebhook> {
   const metrics = createMetrics();
   collectDefaultMetrics({ register: metrics.registry });
-  const certs = new ServingCertManager({
-    dir: config.server.certDir,
-    service: config.server.serviceName,
-    namespace: config.server.serviceNamespace,
-    generate: config.server.selfSignedCerts,
-    log,
-  });
   const stack = createResolverStack(config, log, metrics);
   stack.watch();
   const cluster = startClusterSide(config, { log, metrics, source: stack.customConfig, ...overrides });
+  // With the shared Secret this waits for one attempt to read it (each API call times out), so that a
+  // replica normally listens with the certificate it will keep; see cert-sources.ts.
+  const certs = await createServingCerts(config, { log, metrics, cluster }).catch(async (err: unknown) => {
+    cluster.stop();
+    await stack.close();
+    throw err;
+  });
   const endpoint = createAdmissionEndpoint({
     source: stack.resolver,
     options: admissionOptions(config),
@@ -54,19 +55,21 @@ export async function startWebhook(
     },
     ...(cluster.sync ? { pullSecret: cluster.sync } : {}),
   });
-  // Certificates are loaded and the resolver configured before we listen; with private registries the
-  // first pull-secret sync must also have succeeded. While shutting down we report not ready first.
+  // Ready once the certificate is served and its CA is in the caBundle (when we publish it), and with
+  // private registries once the first pull-secret sync has succeeded. While shutting down we report not
+  // ready first. Each concern is one gate.
   let stopping = false;
-  const readiness: Readiness = {
-    notReadyReason: () => (stopping ? 'shutting down' : cluster.sync?.notReadyReason()),
-  };
-  // Not awaited: a slow or unreachable API server must not keep the webhook from listening.
-  void cluster.publishCa(certs.certs.caPem);
+  const gates: ReadinessGate[] = [
+    () => (stopping ? 'shutting down' : undefined),
+    () => certs.notReadyReason(),
+    () => cluster.sync?.notReadyReason(),
+  ];
   const release = async (): Promise<void> => {
     certs.stop();
     cluster.stop();
     await stack.close();
   };
+  const readiness = readinessOf(gates);
   const server = await startHttpsServer(createApp({ endpoint, readiness, metrics, log }), {
     ...HTTPS_TUNABLES,
     host: config.server.host,
@@ -78,11 +81,8 @@ export async function startWebhook(
     await release();
     throw err;
   });
-  const unsubscribe = certs.onChange((c) => {
-    server.updateCerts(c);
-    void cluster.publishCa(c.caPem);
-  });
-  certs.start();
+  // In the background: a slow or unreachable API server keeps the webhook not ready, not from listening.
+  certs.start((c) => server.updateCerts(c));
   log.info(
     {
       host: config.server.host,
@@ -100,7 +100,7 @@ export async function startWebhook(
       // Endpoints are removed asynchronously: keep answering while /readyz says no, then drain.
       stopping = true;
       if (notReadyMs > 0) await new Promise((resolve) => setTimeout(resolve, notReadyMs));
-      unsubscribe();
+      certs.stop();
       await server.close(graceMs);
       await release();
     },
