@@ -42,6 +42,8 @@ export interface ServingCertsOptions {
   metrics: Metrics;
   pollMs: number;
   retryMs: number;
+  /** After a publish that changed the caBundle, how long until it is relied on (see #check). */
+  settleMs: number;
 }
 
 export class ServingCertsController {
@@ -58,6 +60,7 @@ export class ServingCertsController {
   #running: Promise<void> | undefined;
   #again = false;
   #failures = 0;
+  #settling = false;
   #stopped = false;
 
   constructor(opts: ServingCertsOptions) {
@@ -122,8 +125,9 @@ export class ServingCertsController {
       this.kick();
       return;
     }
-    const { pollMs, retryMs, publisher, source } = this.#opts;
+    const { pollMs, retryMs, settleMs, publisher, source } = this.#opts;
     if (this.#failures > 0) this.#after(Math.min(pollMs, retryMs * 2 ** (this.#failures - 1)));
+    else if (this.#settling) this.#after(settleMs);
     else if (source.polled || publisher !== undefined) this.#after(pollMs);
   }
 
@@ -132,14 +136,18 @@ export class ServingCertsController {
     this.#timer.unref();
   }
 
+  /**
+   * A caBundle counts as confirmed when a publish found every CA already there, i.e. it was published at
+   * least one check earlier: the API servers take a change from a watch, so right after a write one may
+   * still call with the old bundle. A publish that changed the bundle is checked again after settleMs.
+   */
   async #check(): Promise<void> {
     try {
       const next = await this.#opts.source.load();
       this.#loaded = true;
-      if (this.#opts.publisher) {
-        await this.#opts.publisher.publish(next.trusted);
-        this.#confirmed = next.trusted;
-      }
+      this.#settling = (await this.#opts.publisher?.publish(next.trusted)) === true;
+      if (this.#settling) return;
+      if (this.#opts.publisher) this.#confirmed = next.trusted;
       this.#switchTo(next);
       if (this.#failures > 0) this.#log.info('serving certificate check succeeded again');
       this.#failures = 0;

@@ -97,8 +97,11 @@ export async function startWebhook(
     caPem: certs.certs.caPem,
     metrics,
     async close(graceMs = SHUTDOWN_TUNABLES.drainMs, notReadyMs = 0): Promise<void> {
-      // Endpoints are removed asynchronously: keep answering while /readyz says no, then drain.
+      // Endpoints are removed asynchronously: keep answering while /readyz says no, then drain. Each
+      // answer meanwhile closes its connection, so clients reconnect (to another endpoint) instead of
+      // reusing a connection that is about to close; what is still idle at the end is closed at once.
       stopping = true;
+      server.endKeepAlive();
       if (notReadyMs > 0) await new Promise((resolve) => setTimeout(resolve, notReadyMs));
       certs.stop();
       await server.close(graceMs);

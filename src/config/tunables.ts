@@ -64,6 +64,11 @@ export const SERVING_CERT_TUNABLES = {
   pollMs: 10_000,
   /** First retry after a failed check (a Conflict, a timeout, a 403); doubled up to pollMs. */
   retryMs: 250,
+  /**
+   * After a publish that changed the caBundle, this long before readiness or a new certificate relies on
+   * it. The API servers take the change from a watch within milliseconds; this is the margin.
+   */
+  settleMs: 2_000,
   /** The shared certificates live as long as the ones self-signed mode keeps in --cert-dir (src/tls/serving.ts). */
   validityDays: 365,
   renewBeforeDays: 30,

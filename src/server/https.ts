@@ -37,6 +37,12 @@ export interface RunningHttpsServer {
    * destroys whatever is still open after `graceMs`. Resolves when every connection is gone.
    */
   close(graceMs: number): Promise<void>;
+  /**
+   * From now on every answer carries `Connection: close`, so each keep-alive connection ends right after
+   * its next answer, and the client's next request opens a new one (through the Service: to another
+   * endpoint). Connections are only ever closed after an answer, never under a request on its way.
+   */
+  endKeepAlive(): void;
 }
 
 /** Node only checks headers/request timeouts on this tick (default 30 s, too coarse for 32/34 s limits). */
@@ -78,6 +84,7 @@ export async function startHttpsServer(
     port,
     updateCerts: (certs) => updateCerts(server, certs, opts.log),
     close: (graceMs) => drain.close(graceMs, opts.log),
+    endKeepAlive: () => drain.endKeepAlive(),
   };
 }
 
@@ -111,6 +118,7 @@ function updateCerts(server: Server, certs: ServingKeyPair, log: Logger): void {
 
 interface Drain {
   close(graceMs: number, log: Logger): Promise<void>;
+  endKeepAlive(): void;
 }
 
 /**
@@ -127,6 +135,7 @@ function trackConnections(server: Server): Drain {
   const busy = new Map<string, number>();
   const inFlight = new Set<ServerResponse>();
   let closing: Promise<void> | undefined;
+  let ending = false;
 
   server.on('connection', (socket: Socket) => {
     const key = peerKey(socket);
@@ -138,7 +147,7 @@ function trackConnections(server: Server): Drain {
   });
   // prepend: runs before the app, so the header is set before any handler can answer.
   server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
-    if (closing !== undefined) res.setHeader('Connection', 'close');
+    if (ending || closing !== undefined) res.setHeader('Connection', 'close');
     const key = peerKey(req.socket);
     busy.set(key, (busy.get(key) ?? 0) + 1);
     inFlight.add(res);
@@ -157,6 +166,9 @@ function trackConnections(server: Server): Drain {
   };
 
   return {
+    endKeepAlive(): void {
+      ending = true;
+    },
     close(graceMs: number, log: Logger): Promise<void> {
       closing ??= new Promise((resolve) => {
         log.info({ inFlight: inFlight.size, connections: sockets.size, graceMs }, 'HTTPS server draining');

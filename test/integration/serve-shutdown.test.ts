@@ -13,7 +13,8 @@ import type { ServeProcess } from '../support/serve-process.js';
  * `fn-pinner serve` as a process receiving SIGTERM while clients hold keep-alive connections that carry no
  * request: one that carried a request (as the API server's pool keeps them), one that never did (a client's
  * spare), and one still before its TLS handshake. They are closed as soon as the not-ready window ends, so
- * the process exits then rather than after the drain grace period (SHUTDOWN_TUNABLES).
+ * the process exits then rather than after the drain grace period (SHUTDOWN_TUNABLES). Answers given in
+ * the window close their connections.
  */
 let server: ServeProcess | undefined;
 
@@ -34,9 +35,14 @@ describe('fn-pinner serve on SIGTERM', () => {
 
     const terminated = s.terminate();
     await s.waitForLog((l) => l.msg === 'shutting down: draining in-flight reviews');
-    // Still answering during the not-ready window, so the API server can move away first.
+    // Still answering during the not-ready window, so the API server can move away first; each answer
+    // now closes its connection, so the client's next request opens a new one (to another endpoint).
     const probe = await s.readyz();
     expect(probe).toEqual({ status: 503, body: 'shutting down' });
+    const late = new Agent({ connect: { rejectUnauthorized: false } });
+    const answer = await request(`${s.url}/healthz`, { dispatcher: late });
+    expect(await answer.body.text()).toBe('ok');
+    expect(answer.headers.connection).toBe('close');
     const spareClosed = once(spare, 'close');
     const earlyClosed = once(early, 'close');
     const draining = await s.waitForLog((l) => l.msg === 'HTTPS server draining');
@@ -52,6 +58,6 @@ describe('fn-pinner serve on SIGTERM', () => {
     expect(messages).toContain('HTTPS server closed');
     expect(messages).toContain('stopped');
     expect(messages).not.toContain('grace period over; closing connections');
-    await agent.close();
+    await Promise.all([agent.close(), late.close()]);
   });
 });
