@@ -40,6 +40,7 @@ let registry: TestRegistry;
 let service: ServiceProxy;
 let image: string;
 let minReadyMs: number;
+let deploymentFlags: string[];
 const replicas: ServeProcess[] = [];
 const inProcess: TestWebhook[] = [];
 const figures: Record<string, unknown> = {};
@@ -69,6 +70,12 @@ beforeAll(async () => {
   });
   const deployment = readManifests(join(MANIFESTS, '03-deployment.yaml'))[0] as KubeJson;
   minReadyMs = deployment.spec.minReadySeconds * 1000;
+  const shared =
+    /^--(service-name|service-namespace|webhook-config-name|webhook-tls-secret-name|pod-namespace)=/;
+  deploymentFlags = (deployment.spec.template.spec.containers[0].args as string[]).filter((a) =>
+    shared.test(a),
+  );
+  expect(deploymentFlags).toHaveLength(5);
   // RBAC is served from an informer: wait until the ServiceAccount may read the Secret (404, not 403).
   for (;;) {
     const res = await kube.request('GET', secretPath(), undefined, { token: kube.saToken });
@@ -90,16 +97,15 @@ function secretPath(): string {
   return `/api/v1/namespaces/${SYSTEM_NS}/secrets/${TLS_SECRET}`;
 }
 
-/** The flags of manifests/base/03-deployment.yaml that matter here, plus the test registry. */
+/**
+ * The Deployment's own flags for the Service, the webhook configuration, the shared Secret and the function
+ * namespace; its cert dir and mounted Docker config are the pod's, so the test registry stands in.
+ */
 function serveArgs(): string[] {
   return [
     '--kubeconfig',
     kube.saKubeconfigPath,
-    '--service-name=fn-pinner',
-    `--service-namespace=${SYSTEM_NS}`,
-    '--webhook-config-name=fn-pinner',
-    `--webhook-tls-secret-name=${TLS_SECRET}`,
-    `--pod-namespace=${FN_NS}`,
+    ...deploymentFlags,
     `--insecure-registry=${registry.host}`,
     `--default-registry=${registry.host}/catalog/`,
   ];
