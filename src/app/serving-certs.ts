@@ -81,7 +81,7 @@ export class ServingCertsController {
     this.#serve = serve;
     this.#unsubscribe = this.#opts.source.onChange(() => this.kick());
     this.#opts.source.start();
-    this.kick();
+    this.#run();
   }
 
   stop(): void {
@@ -99,8 +99,15 @@ export class ServingCertsController {
     return `caBundle: mutatingwebhookconfiguration ${publisher.name} not yet known to hold the serving CA${detail}`;
   }
 
-  /** Runs a check now, or right after the one in progress. */
+  /**
+   * Runs a check now, or right after the one in progress; while a caBundle write settles, the check due
+   * after it comes first (it loads the latest certificates anyway).
+   */
   kick(): void {
+    if (!this.#settling) this.#run();
+  }
+
+  #run(): void {
     if (this.#stopped) return;
     clearTimeout(this.#timer);
     if (this.#running !== undefined) {
@@ -113,26 +120,19 @@ export class ServingCertsController {
     });
   }
 
-  /** Resolves when no check is running (tests). */
-  async settled(): Promise<void> {
-    while (this.#running !== undefined) await this.#running;
-  }
-
   #schedule(): void {
     if (this.#stopped) return;
-    if (this.#again) {
-      this.#again = false;
-      this.kick();
-      return;
-    }
     const { pollMs, retryMs, settleMs, publisher, source } = this.#opts;
-    if (this.#failures > 0) this.#after(Math.min(pollMs, retryMs * 2 ** (this.#failures - 1)));
-    else if (this.#settling) this.#after(settleMs);
+    const again = this.#again;
+    this.#again = false;
+    if (this.#settling) this.#after(settleMs);
+    else if (again) this.#run();
+    else if (this.#failures > 0) this.#after(Math.min(pollMs, retryMs * 2 ** (this.#failures - 1)));
     else if (source.polled || publisher !== undefined) this.#after(pollMs);
   }
 
   #after(ms: number): void {
-    this.#timer = setTimeout(() => this.kick(), ms);
+    this.#timer = setTimeout(() => this.#run(), ms);
     this.#timer.unref();
   }
 
@@ -146,9 +146,10 @@ export class ServingCertsController {
       const next = await this.#opts.source.load();
       this.#loaded = true;
       this.#settling = (await this.#opts.publisher?.publish(next.trusted)) === true;
-      if (this.#settling) return;
-      if (this.#opts.publisher) this.#confirmed = next.trusted;
-      this.#switchTo(next);
+      if (!this.#settling) {
+        if (this.#opts.publisher) this.#confirmed = next.trusted;
+        this.#switchTo(next);
+      }
       if (this.#failures > 0) this.#log.info('serving certificate check succeeded again');
       this.#failures = 0;
       this.#lastError = undefined;

@@ -41,7 +41,7 @@ class FakeSource implements CertSource {
   stop(): void {}
 }
 
-function setup(opts: { publisher?: boolean; standIn?: string } = {}) {
+function setup(opts: { publisher?: boolean; standIn?: string; settleMs?: number } = {}) {
   const source = new FakeSource();
   const webhooks = new FakeWebhookConfigs();
   const { log, lines } = captureLogger();
@@ -56,7 +56,7 @@ function setup(opts: { publisher?: boolean; standIn?: string } = {}) {
     metrics,
     pollMs: 3_600_000,
     retryMs: 5,
-    settleMs: 5,
+    settleMs: opts.settleMs ?? 5,
   });
   return { source, webhooks, lines, metrics, served, controller, serve: (c: ServingCerts) => served.push(c) };
 }
@@ -88,6 +88,19 @@ describe('ServingCertsController', () => {
     });
     expect(s.lines.find((l) => l.msg === 'caBundle published')).toMatchObject({ changed: true });
     expect(s.served).toEqual([]); // the initial certificates were already being served
+    s.controller.stop();
+  });
+
+  it('relies on a caBundle it wrote only one settle period later, even when asked to check sooner', async () => {
+    const s = setup({ settleMs: 3_600_000 });
+    s.controller.start(s.serve);
+    await until('published', () => s.lines.some((l) => l.msg === 'caBundle published'));
+    s.controller.kick();
+    await sleep(20);
+    expect(s.webhooks.published).toHaveLength(1);
+    expect(s.controller.notReadyReason()).toBe(
+      'caBundle: mutatingwebhookconfiguration fn-pinner not yet known to hold the serving CA',
+    );
     s.controller.stop();
   });
 
