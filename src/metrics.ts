@@ -44,6 +44,17 @@ export function createMetrics(registry: Registry = new Registry()): Metrics {
       labelNames: ['reason'] as const,
       registers,
     }),
+    admissionErrors: new Counter({
+      name: 'fn_pinner_admission_errors_total',
+      help: 'Reviews that could not pin a pod, by decision (Denied, ErrorIgnored) and error code',
+      labelNames: ['reason', 'code'] as const,
+      registers,
+    }),
+    servingCertExpiry: new Gauge({
+      name: 'fn_pinner_serving_certificate_expiration_timestamp_seconds',
+      help: 'When the served certificate chain stops being valid: the earliest notAfter of leaf, intermediates and CA (Unix seconds)',
+      registers,
+    }),
     secretSyncs: new Counter({
       name: 'fn_pinner_pull_secret_syncs_total',
       help: 'Pull secret reconciliations by result (created, updated, recreated, unchanged, failed)',
@@ -106,6 +117,8 @@ export interface Metrics {
   resolutionSeconds: Histogram<'cache'>;
   cacheEntries: Gauge<'tier'>;
   admissionReviews: Counter<'reason'>;
+  admissionErrors: Counter<'reason' | 'code'>;
+  servingCertExpiry: Gauge;
   secretSyncs: Counter<'namespace' | 'result'>;
   secretLastSuccess: Gauge<'namespace'>;
   httpRequests: Counter<'route' | 'status'>;

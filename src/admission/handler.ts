@@ -1,4 +1,5 @@
 import { FnPinnerError, reasonText, toFnPinnerError } from '../errors.js';
+import type { ErrorCode } from '../errors.js';
 import { raceTimeout } from '../util/timeout.js';
 import type { Logger } from '../logging.js';
 import type { PlatformMemo } from '../mutation/multiarch.js';
@@ -32,13 +33,15 @@ export interface AdmissionDeps {
   pullSecret?: PullSecretGate;
   /** Platform comparisons of multi-arch images, kept across reviews. */
   platformMemo?: PlatformMemo;
-  /** Called once per review with its reason, for metrics. */
-  observe?: (reason: Reason, seconds: number) => void;
+  /** Called once per review with its reason (and, for Denied and ErrorIgnored, the error's code), for metrics. */
+  observe?: (reason: Reason, seconds: number, code?: ErrorCode) => void;
 }
 
 export interface Decision {
   response: AdmissionResponse;
   reason: Reason;
+  /** Why the pod could not be pinned (Denied, ErrorIgnored). */
+  code?: ErrorCode;
 }
 
 function notAPod(request: AdmissionRequest): string | undefined {
@@ -160,6 +163,7 @@ function failed(request: AdmissionRequest, err: FnPinnerError, policy: FailurePo
   if (policy === 'Ignore') {
     return {
       reason: Reason.ErrorIgnored,
+      code: err.code,
       response: {
         uid: request.uid,
         allowed: true,
@@ -170,6 +174,7 @@ function failed(request: AdmissionRequest, err: FnPinnerError, policy: FailurePo
   }
   return {
     reason: Reason.Denied,
+    code: err.code,
     response: { uid: request.uid, allowed: false, status: { code: 403, reason: 'Forbidden', message } },
   };
 }
@@ -205,7 +210,7 @@ export async function decide(request: AdmissionRequest, deps: AdmissionDeps): Pr
   }
   const durationMs = Math.round((performance.now() - started) * 100) / 100;
   logDecision(log, { ids, podName, decision, result, durationMs, dryRun: request.dryRun === true });
-  deps.observe?.(decision.reason, durationMs / 1000);
+  deps.observe?.(decision.reason, durationMs / 1000, decision.code);
   return decision;
 }
 

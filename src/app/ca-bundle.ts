@@ -1,27 +1,24 @@
 import type { Logger } from '../logging.js';
 import type { WebhookConfigApi } from '../kube/client.js';
-import { caBundle } from '../tls/ca-bundle.js';
 
-/**
- * Publishes the CA this instance serves with into its MutatingWebhookConfiguration (--webhook-config-name),
- * keeping the other still-valid CAs so replicas and rollouts overlap. Failure is logged, not fatal: with
- * cert-manager's CA injector, or a caBundle set at install, admission still works.
- */
-export function createCaBundlePublisher(
-  api: WebhookConfigApi,
-  name: string | undefined,
-  log: Logger,
-): (caPem: string) => Promise<void> {
-  return async (caPem) => {
-    if (!name) return;
-    try {
-      const changed = await api.setCaBundle(name, caBundle(caPem));
-      log.info({ webhookConfiguration: name, changed }, 'caBundle published');
-    } catch (err) {
-      log.error(
-        { err: (err as Error).message, webhookConfiguration: name },
-        'could not publish the caBundle',
-      );
-    }
+/** Publishes CAs into the caBundle of fn-pinner's MutatingWebhookConfiguration (--webhook-config-name). */
+export interface CaPublisher {
+  readonly name: string;
+  /**
+   * Makes every webhook's caBundle hold every CA of `trusted` (a caBundle: base64 PEM), keeping the other
+   * still-valid CAs so that replicas and rollouts overlap. Resolves to whether it had to change anything;
+   * throws what the API throws (a Conflict with another writer included: the caller retries).
+   */
+  publish(trusted: string): Promise<boolean>;
+}
+
+export function createCaPublisher(api: WebhookConfigApi, name: string, log: Logger): CaPublisher {
+  return {
+    name,
+    async publish(trusted) {
+      const changed = await api.setCaBundle(name, trusted);
+      if (changed) log.info({ webhookConfiguration: name, changed }, 'caBundle published');
+      return changed;
+    },
   };
 }

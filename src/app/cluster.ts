@@ -6,13 +6,19 @@ import { createSecretApi, createWebhookConfigApi, loadKubeConfig } from '../kube
 import type { PodApi, SecretApi, WebhookConfigApi } from '../kube/client.js';
 import { PullSecretSync } from '../secrets/sync.js';
 import type { PullSecretSource } from '../secrets/sync.js';
-import { createCaBundlePublisher } from './ca-bundle.js';
+import { createCaPublisher } from './ca-bundle.js';
+import type { CaPublisher } from './ca-bundle.js';
 
-/** What `serve` does against the Kubernetes API: the pull Secret sync and the caBundle of its webhook config. */
+/**
+ * What `serve` does against the Kubernetes API: the pull Secret sync, the caBundle of its webhook config,
+ * and (self-signed with --webhook-tls-secret-name) the Secret the replicas share their certificate through.
+ */
 export interface ClusterSide {
   sync: PullSecretSync | undefined;
-  /** Publishes a (new) CA in the MutatingWebhookConfiguration, when --webhook-config-name is set. */
-  publishCa(caPem: string): Promise<void>;
+  /** When --webhook-config-name is set. */
+  publisher: CaPublisher | undefined;
+  /** Whenever the API is used at all. */
+  secrets: SecretApi | undefined;
   stop(): void;
 }
 
@@ -36,7 +42,7 @@ export function startClusterSide(
   const { log, metrics, source } = deps;
   const webhookConfigName = config.cluster.webhookConfigName;
   if (!source && webhookConfigName === undefined) {
-    return { sync: undefined, publishCa: () => Promise.resolve(), stop: () => undefined };
+    return { sync: undefined, publisher: undefined, secrets: undefined, stop: () => undefined };
   }
   const { secrets, webhooks } = deps.apis ?? apis(config);
   const sync =
@@ -54,7 +60,9 @@ export function startClusterSide(
   sync?.start();
   return {
     sync,
-    publishCa: createCaBundlePublisher(webhooks, webhookConfigName, log),
+    publisher:
+      webhookConfigName === undefined ? undefined : createCaPublisher(webhooks, webhookConfigName, log),
+    secrets,
     stop: () => sync?.stop(),
   };
 }

@@ -10,13 +10,14 @@ import { createMetrics } from '../metrics.js';
 import type { Metrics } from '../metrics.js';
 import { createApp } from '../server/app.js';
 import { startHttpsServer } from '../server/https.js';
-import type { Readiness } from '../server/types.js';
-import { ServingCertManager } from '../tls/serving-watcher.js';
 import { clusterPodApi } from './audit.js';
+import { createServingCerts } from './cert-sources.js';
 import { startClusterSide } from './cluster.js';
 import type { ClusterApis } from './cluster.js';
 import { startDriftCheck } from './drift.js';
 import type { DriftCheck } from './drift.js';
+import { readinessOf } from './readiness.js';
+import type { ReadinessGate } from './readiness.js';
 import { createResolverStack } from './resolver-stack.js';
 import { startWarmUp } from './warm-up.js';
 import type { WarmUp } from './warm-up.js';
@@ -49,46 +50,50 @@ export async function startWebhook(
 ): Promise<RunningWebhook> {
   const metrics = createMetrics();
   collectDefaultMetrics({ register: metrics.registry });
-  const certs = new ServingCertManager({
-    dir: config.server.certDir,
-    service: config.server.serviceName,
-    namespace: config.server.serviceNamespace,
-    generate: config.server.selfSignedCerts,
-    log,
-  });
   const pods = await driftPods(config, overrides.apis);
   const stack = createResolverStack(config, log, metrics);
   stack.watch();
+  const cluster = startClusterSide(config, { log, metrics, source: stack.customConfig, ...overrides });
+  // With the shared Secret this waits for one attempt to read it (each API call times out), so that a
+  // replica normally listens with the certificate it will keep; see cert-sources.ts.
+  const certs = await createServingCerts(config, { log, metrics, cluster }).catch(async (err: unknown) => {
+    cluster.stop();
+    await stack.close();
+    throw err;
+  });
   const warmUp = startWarmUp({
     images: config.inputs.warmImages,
     source: stack.resolver,
     timeoutMs: config.warm.timeoutMs,
     log: log.child({ component: 'warm-up' }),
   });
-  const cluster = startClusterSide(config, { log, metrics, source: stack.customConfig, ...overrides });
   const endpoint = createAdmissionEndpoint({
     source: stack.resolver,
     options: admissionOptions(config),
     log,
-    observe: (reason) => metrics.admissionReviews.inc({ reason }),
+    observe: (reason, _seconds, code) => {
+      metrics.admissionReviews.inc({ reason });
+      if (code !== undefined) metrics.admissionErrors.inc({ reason, code });
+    },
     ...(cluster.sync ? { pullSecret: cluster.sync } : {}),
   });
-  // Certificates are loaded and the resolver configured before we listen; with private registries the
-  // first pull-secret sync must also have succeeded, and with --warm-images the warm-up (or its timeout)
-  // must be over. While shutting down we report not ready first.
+  // Ready once the certificate is served and its CA is in the caBundle (when we publish it), and with
+  // private registries once the first pull-secret sync has succeeded, and with --warm-images once the
+  // warm-up (or its timeout) is over. While shutting down we report not ready first. Each concern is one gate.
   let stopping = false;
-  const readiness: Readiness = {
-    notReadyReason: () =>
-      stopping ? 'shutting down' : (warmUp.notReadyReason() ?? cluster.sync?.notReadyReason()),
-  };
-  // Not awaited: a slow or unreachable API server must not keep the webhook from listening.
-  void cluster.publishCa(certs.certs.caPem);
+  const gates: ReadinessGate[] = [
+    () => (stopping ? 'shutting down' : undefined),
+    () => certs.notReadyReason(),
+    () => cluster.sync?.notReadyReason(),
+    () => warmUp.notReadyReason(),
+  ];
   const release = async (): Promise<void> => {
+    warmUp.stop();
     certs.stop();
     cluster.stop();
-    warmUp.stop();
     await stack.close();
   };
+  const readiness = readinessOf(gates);
   const server = await startHttpsServer(createApp({ endpoint, readiness, metrics, log }), {
     ...HTTPS_TUNABLES,
     host: config.server.host,
@@ -100,11 +105,8 @@ export async function startWebhook(
     await release();
     throw err;
   });
-  const unsubscribe = certs.onChange((c) => {
-    server.updateCerts(c);
-    void cluster.publishCa(c.caPem);
-  });
-  certs.start();
+  // In the background: a slow or unreachable API server keeps the webhook not ready, not from listening.
+  certs.start((c) => server.updateCerts(c));
   const drift =
     pods &&
     startDriftCheck({
@@ -131,11 +133,14 @@ export async function startWebhook(
     warmUp,
     drift,
     async close(graceMs = SHUTDOWN_TUNABLES.drainMs, notReadyMs = 0): Promise<void> {
-      // Endpoints are removed asynchronously: keep answering while /readyz says no, then drain.
+      // Endpoints are removed asynchronously: keep answering while /readyz says no, then drain. Each
+      // answer meanwhile closes its connection, so clients reconnect (to another endpoint) instead of
+      // reusing a connection that is about to close; what is still idle at the end is closed at once.
       stopping = true;
-      if (notReadyMs > 0) await new Promise((resolve) => setTimeout(resolve, notReadyMs));
-      unsubscribe();
       drift?.stop();
+      server.endKeepAlive();
+      if (notReadyMs > 0) await new Promise((resolve) => setTimeout(resolve, notReadyMs));
+      certs.stop();
       await server.close(graceMs);
       await release();
     },

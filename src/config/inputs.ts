@@ -133,6 +133,17 @@ function readWarmImages(file: string | undefined, problems: Problems): string[] 
   return images;
 }
 
+/** The shared CA is published by the replicas themselves, so they need the configuration to publish it in. */
+function checkSharedTls(values: SettingValues, problems: Problems): void {
+  const { selfSignedCerts, tlsSecretName } = values.server;
+  if (!selfSignedCerts || tlsSecretName === undefined || values.cluster.webhookConfigName !== undefined)
+    return;
+  problems.add(
+    settingAt('tlsSecretName'),
+    'needs --webhook-config-name: the replicas publish the shared CA into that configuration',
+  );
+}
+
 /** The drift check lists pods: without a kubeconfig or a pod's service account it could never run. */
 function checkDrift(values: SettingValues, inCluster: boolean, problems: Problems): void {
   if (!values.drift.intervalMs || values.cluster.kubeconfig !== undefined || inCluster) return;
@@ -154,7 +165,10 @@ export function checkInputs(
 ): Inputs {
   const inCluster = Boolean(env.KUBERNETES_SERVICE_HOST);
   if (command === 'mutate' || command === 'serve') checkDeadlines(values, problems);
-  if (command === 'serve') checkDrift(values, inCluster, problems);
+  if (command === 'serve') {
+    checkDrift(values, inCluster, problems);
+    checkSharedTls(values, problems);
+  }
   return {
     customDockerConfig: command === 'gen-certs' ? undefined : customDockerConfig(command, values, problems),
     defaultDockerConfigs: defaultDockerConfigs(env),

@@ -336,6 +336,14 @@ export const SETTINGS = [
     schema: s.optionalText,
     to: ['cluster', 'webhookConfigName'],
   }),
+  setting({
+    flag: '--webhook-tls-secret-name <name>',
+    env: 'FN_PINNER_WEBHOOK_TLS_SECRET_NAME',
+    help: 'self-signed: Secret in --service-namespace sharing CA and certificate among replicas',
+    commands: ['serve'],
+    schema: s.optionalText,
+    to: ['server', 'tlsSecretName'],
+  }),
 ] as const;
 
 type AnySetting = (typeof SETTINGS)[number];

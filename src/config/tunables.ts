@@ -67,3 +67,28 @@ export const WARM_TUNABLES = {
   maxImages: 10_000,
   maxFileBytes: 1024 * 1024,
 };
+
+/** The serving certificate's upkeep (src/app/serving-certs.ts) and the Secret self-signed replicas share. */
+export const SERVING_CERT_TUNABLES = {
+  /**
+   * Between checks of the shared Secret and of the webhook configuration's caBundle: a changed Secret, or a
+   * caBundle someone reset, is acted on within this. Two small GETs per replica.
+   */
+  pollMs: 10_000,
+  /** First retry after a failed check (a Conflict, a timeout, a 403); doubled up to pollMs. */
+  retryMs: 250,
+  /**
+   * After a publish that changed the caBundle, this long before readiness or a new certificate relies on
+   * it. The API servers take the change from a watch within milliseconds; this is the margin.
+   */
+  settleMs: 2_000,
+  /** The shared certificates live as long as the ones self-signed mode keeps in --cert-dir (src/tls/serving.ts). */
+  validityDays: 365,
+  renewBeforeDays: 30,
+  caValidityDays: 3650,
+  /**
+   * A next CA is in the caBundle this long before anything is served with it. The API servers watch the
+   * webhook configuration, so seconds would do; minutes cost nothing once in ten years.
+   */
+  caSettleMs: 5 * 60_000,
+};

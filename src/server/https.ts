@@ -37,6 +37,12 @@ export interface RunningHttpsServer {
    * destroys whatever is still open after `graceMs`. Resolves when every connection is gone.
    */
   close(graceMs: number): Promise<void>;
+  /**
+   * From now on every answer carries `Connection: close`, so each keep-alive connection ends right after
+   * its next answer, and the client's next request opens a new one (through the Service: to another
+   * endpoint). Connections are only ever closed after an answer, never under a request on its way.
+   */
+  endKeepAlive(): void;
 }
 
 /** Node only checks headers/request timeouts on this tick (default 30 s, too coarse for 32/34 s limits). */
@@ -78,6 +84,7 @@ export async function startHttpsServer(
     port,
     updateCerts: (certs) => updateCerts(server, certs, opts.log),
     close: (graceMs) => drain.close(graceMs, opts.log),
+    endKeepAlive: () => drain.endKeepAlive(),
   };
 }
 
@@ -111,35 +118,57 @@ function updateCerts(server: Server, certs: ServingKeyPair, log: Logger): void {
 
 interface Drain {
   close(graceMs: number, log: Logger): Promise<void>;
+  endKeepAlive(): void;
 }
 
 /**
- * Remembers every socket and in-flight response, so that closing can (a) mark in-flight responses
+ * Remembers every connection and in-flight response, so that closing can (a) mark in-flight responses
  * `Connection: close`, making their connections end right after the answer instead of idling for 90 s,
- * and (b) destroy everything once the grace period is over, including connections still mid-handshake,
- * which Node's closeAllConnections() does not know about.
+ * (b) close at once every connection that carries no request, including ones that never carried one (a
+ * client's spare connection, or one still in its TLS handshake), which Node's closeIdleConnections() leaves
+ * open until the grace period ends, and (c) destroy everything once the grace period is over.
  */
 function trackConnections(server: Server): Drain {
-  const sockets = new Set<Socket>();
+  /** Keyed by the peer's address and port, which the TCP socket and the TLS socket on it share. */
+  const sockets = new Map<string, Socket>();
+  /** Requests in flight per connection, same keys; a connection without an entry carries none. */
+  const busy = new Map<string, number>();
   const inFlight = new Set<ServerResponse>();
   let closing: Promise<void> | undefined;
+  let ending = false;
 
   server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+    const key = peerKey(socket);
+    sockets.set(key, socket);
+    socket.once('close', () => {
+      // A later connection may have been given the same port; only forget this one.
+      if (sockets.get(key) === socket) sockets.delete(key);
+    });
   });
   // prepend: runs before the app, so the header is set before any handler can answer.
-  server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
-    if (closing !== undefined) res.setHeader('Connection', 'close');
+  server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (ending || closing !== undefined) res.setHeader('Connection', 'close');
+    const key = peerKey(req.socket);
+    busy.set(key, (busy.get(key) ?? 0) + 1);
     inFlight.add(res);
     res.once('close', () => {
       inFlight.delete(res);
+      const left = (busy.get(key) ?? 1) - 1;
+      if (left > 0) busy.set(key, left);
+      else busy.delete(key);
       // A response that started before the close kept its keep-alive header; its connection is idle now.
       if (closing !== undefined) server.closeIdleConnections();
     });
   });
+  const closeIdle = (): void => {
+    server.closeIdleConnections();
+    for (const [key, socket] of sockets) if (!busy.has(key)) socket.destroy();
+  };
 
   return {
+    endKeepAlive(): void {
+      ending = true;
+    },
     close(graceMs: number, log: Logger): Promise<void> {
       closing ??= new Promise((resolve) => {
         log.info({ inFlight: inFlight.size, connections: sockets.size, graceMs }, 'HTTPS server draining');
@@ -150,16 +179,20 @@ function trackConnections(server: Server): Drain {
             'grace period over; closing connections',
           );
           server.closeAllConnections();
-          for (const socket of sockets) socket.destroy();
+          for (const socket of sockets.values()) socket.destroy();
         }, graceMs);
         server.close(() => {
           clearTimeout(force);
           log.info('HTTPS server closed');
           resolve();
         });
-        server.closeIdleConnections();
+        closeIdle();
       });
       return closing;
     },
   };
+}
+
+function peerKey(socket: Socket): string {
+  return `${socket.remoteAddress ?? ''}|${socket.remotePort ?? ''}`;
 }

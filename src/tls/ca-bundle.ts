@@ -7,28 +7,35 @@ export function caBundle(caPem: string): string {
   return Buffer.from(caPem, 'utf8').toString('base64');
 }
 
-/** CAs kept in a bundle: the new one and the most recent others, so replicas and rollouts overlap. */
+/** CAs kept in a bundle besides the required ones: replicas and rollouts overlap. */
 const MAX_BUNDLE_CAS = 3;
 
+/** The CA certificates of a caBundle (base64 of PEM), in order. */
+export function bundleCas(bundle: string | undefined): string[] {
+  return pemBlocks(Buffer.from(bundle ?? '', 'base64').toString('utf8'));
+}
+
 /**
- * A new replica (or a restarted pod) may serve with a new CA; replacing the bundle would make the API server
- * reject the replicas still serving with the old one. So: the new CA first, then the others that are still
- * valid, at most MAX_BUNDLE_CAS, without duplicates.
+ * Adds the CAs of `required` (a caBundle too: every CA in it must be trusted) to `existing`. A bundle that
+ * already holds them all is returned as it is, so replicas that agree never rewrite it (nor conflict). A
+ * new replica (or a restarted pod) may serve with a new CA, and replacing the bundle would make the API
+ * server reject the replicas still serving with the old one. So: the required CAs first, then the others
+ * that are still valid, at most MAX_BUNDLE_CAS in all unless more are required, without duplicates.
  */
-export function mergeCaBundle(existing: string | undefined, added: string): string {
-  const pems = (b64: string | undefined): string[] =>
-    pemBlocks(Buffer.from(b64 ?? '', 'base64').toString('utf8'));
-  const [fresh] = pems(added);
-  if (!fresh) return added;
+export function mergeCaBundle(existing: string | undefined, required: string): string {
+  const wanted = bundleCas(required);
+  if (wanted.length === 0) return required;
+  const current = bundleCas(existing);
+  if (existing !== undefined && wanted.every((pem) => current.includes(pem))) return existing;
   const now = Date.now();
-  const others = pems(existing).filter((pem) => {
-    if (pem === fresh) return false;
+  const others = current.filter((pem) => {
+    if (wanted.includes(pem)) return false;
     try {
       return Date.parse(new X509Certificate(pem).validTo) > now;
     } catch {
       return false;
     }
   });
-  const kept = [fresh, ...others].slice(0, MAX_BUNDLE_CAS);
+  const kept = [...wanted, ...others].slice(0, Math.max(MAX_BUNDLE_CAS, wanted.length));
   return Buffer.from(`${kept.join('\n')}\n`).toString('base64');
 }

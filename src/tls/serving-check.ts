@@ -77,6 +77,22 @@ export function inspectCa(
   }
 }
 
+/**
+ * The earliest expiry of the chain a client verifies: the certificates of tls.crt up to the certificate of
+ * ca.crt that issued them (not other CAs ca.crt may also hold); undefined when nothing parses.
+ */
+export function chainNotAfter(pems: ServingPems): Date | undefined {
+  try {
+    const chain = parseCerts(pems.certPem, 'tls.crt');
+    const path = chainPath(chain, parseCerts(pems.caPem, 'ca.crt'));
+    const certs = typeof path === 'string' ? chain : path;
+    return new Date(Math.min(...certs.map((c) => Date.parse(c.validTo))));
+  } catch (err) {
+    if (err instanceof FileProblem) return undefined;
+    throw err;
+  }
+}
+
 class FileProblem extends Error {}
 
 /** All certificates of a PEM bundle, in order; X509Certificate itself only reads the first. */

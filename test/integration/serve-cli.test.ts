@@ -64,6 +64,14 @@ describe('fn-pinner serve configuration', () => {
     expect(r.stderr).toContain('5 problem(s)');
   });
 
+  it('refuses a shared TLS Secret in self-signed mode without a webhook configuration to publish its CA in', async () => {
+    const r = await runCli(['serve', '--webhook-tls-secret-name', 'fn-pinner-webhook-tls']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      '--webhook-tls-secret-name (FN_PINNER_WEBHOOK_TLS_SECRET_NAME): needs --webhook-config-name',
+    );
+  });
+
   it('refuses private registries without a mounted Docker config, naming the path', async () => {
     const r = await runCli([
       'serve',

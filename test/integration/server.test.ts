@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { connect as netConnect } from 'node:net';
 import { Readable } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
@@ -362,6 +363,32 @@ describe('graceful close', () => {
     await closing;
     // Idle keep-alive connections were closed, not waited out (keepAliveTimeout is 90 s); generous for busy CI.
     expect(Date.now() - started).toBeLessThan(30_000);
+    await s.agent.close();
+  });
+
+  it('closes at once the connections that carry no request, also ones that never carried one', async () => {
+    const s = await start();
+    const accepted = (): Promise<unknown> => once(s.running.server, 'connection');
+    await s.call('/healthz'); // an idle keep-alive connection that carried a request
+    let seen = accepted();
+    const spare = await handshake(s.running.port, { ca: certs.caPem }); // a client's spare: never used
+    await seen;
+    seen = accepted();
+    const early = netConnect({ host: '127.0.0.1', port: s.running.port }); // before its TLS handshake
+    await seen;
+    const slow = s.call('/mutate', post(review('slow')));
+    await s.endpoint.slowStarted.promise;
+
+    const closed = Promise.all([once(spare, 'close'), once(early, 'close')]);
+    // A grace period far beyond the test's timeout: the close can only finish by closing idle connections.
+    const closing = s.running.close(10 * 60_000);
+    await closed;
+    s.endpoint.releaseSlow.resolve();
+    const res = await slow;
+    expect(res.status).toBe(200);
+    expect(res.headers.connection).toBe('close');
+    await closing;
+    expect(s.lines.map((l) => l.msg)).not.toContain('grace period over; closing connections');
     await s.agent.close();
   });
 

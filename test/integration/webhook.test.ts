@@ -210,6 +210,8 @@ describe('fn-pinner serve: admission over HTTPS', () => {
     const res = await request(`${webhook.url}/metrics`, { dispatcher: webhook.dispatcher });
     const text = await res.body.text();
     expect(text).toMatch(/fn_pinner_admission_reviews_total\{reason="Patched"\} \d+/);
+    // The denial above (an unknown tag).
+    expect(text).toContain('fn_pinner_admission_errors_total{reason="Denied",code="MANIFEST_UNKNOWN"} 1');
     expect(text).toMatch(/fn_pinner_cache_lookups_total\{tier="tag",result="hit"\} \d+/);
     expect(text).toContain('process_resident_memory_bytes');
   });

@@ -1,5 +1,6 @@
 import { KubeApiError } from '../../src/kube/client.js';
 import type { SecretApi, SecretObject, WebhookConfigApi } from '../../src/kube/client.js';
+import { bundleCas, mergeCaBundle } from '../../src/tls/ca-bundle.js';
 
 /** An in-memory Secret store with the API server's optimistic-concurrency rules; faults can be queued. */
 export class FakeSecrets implements SecretApi {
@@ -53,11 +54,30 @@ export class FakeSecrets implements SecretApi {
   }
 }
 
-/** A webhook-config API that records the caBundles it was asked to publish. */
+/**
+ * A webhook configuration with one webhook, whose caBundle is merged as the real API client merges it
+ * (mergeCaBundle). Records every caBundle asked for; faults (e.g. a Conflict) can be queued.
+ */
 export class FakeWebhookConfigs implements WebhookConfigApi {
   published: string[] = [];
+  bundle: string | undefined;
+  failures: Error[] = [];
+  /** Run before each call: lets a test look at (or change) the bundle in between. */
+  onCall: (() => void) | undefined;
+
   async setCaBundle(_name: string, caBundle: string): Promise<boolean> {
     this.published.push(caBundle);
+    this.onCall?.();
+    const failure = this.failures.shift();
+    if (failure) throw failure;
+    const merged = mergeCaBundle(this.bundle, caBundle);
+    if (merged === this.bundle) return false;
+    this.bundle = merged;
     return true;
+  }
+
+  /** The CAs the bundle holds now. */
+  cas(): string[] {
+    return bundleCas(this.bundle);
   }
 }

@@ -870,11 +870,14 @@ describe('decide: failure policy', () => {
     async (code, reason) => {
       const review = fixture('pod-create.json');
       const source = new FakeMetadataSource(IMAGES).fail(SET_NAMESPACE, code);
-      const { deps } = setup({ source });
+      const observed: unknown[] = [];
+      const { deps } = setup({ source, observe: (r, _s, c) => observed.push([r, c]) });
 
       const decision = await decide(review.request, deps);
 
       expect(decision.reason).toBe(Reason.Denied);
+      expect(decision.code).toBe(code);
+      expect(observed).toEqual([[Reason.Denied, code]]);
       expect(decision.response.uid).toBe(review.request.uid);
       expect(decision.response.allowed).toBe(false);
       expect(decision.response.patch).toBeUndefined();
@@ -892,11 +895,18 @@ describe('decide: failure policy', () => {
     async (code, reason) => {
       const review = fixture('pod-create.json');
       const source = new FakeMetadataSource(IMAGES).fail(SET_NAMESPACE, code);
-      const { deps } = setup({ source, options: { failurePolicy: 'Ignore' } });
+      const observed: unknown[] = [];
+      const { deps } = setup({
+        source,
+        options: { failurePolicy: 'Ignore' },
+        observe: (r, _s, c) => observed.push([r, c]),
+      });
 
       const decision = await decide(review.request, deps);
 
       expect(decision.reason).toBe(Reason.ErrorIgnored);
+      expect(decision.code).toBe(code);
+      expect(observed).toEqual([[Reason.ErrorIgnored, code]]);
       expect(decision.response.allowed).toBe(true);
       expect(decision.response.patch).toBeUndefined();
       expect(decision.response.patchType).toBeUndefined();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 
-import { mergeCaBundle } from '../../src/tls/ca-bundle.js';
+import { bundleCas, mergeCaBundle } from '../../src/tls/ca-bundle.js';
 import { generateCa } from '../../src/tls/certs.js';
 
 const b64 = (pems: string[]): string => Buffer.from(pems.join('')).toString('base64');
@@ -28,6 +28,18 @@ describe('mergeCaBundle', () => {
     expect(merged).toContain(b.trim());
     expect(merged).not.toContain(a.trim());
     expect(merged).not.toContain(expired.trim());
+  });
+
+  it('leaves a bundle that already holds every required CA as it is, whatever their order', () => {
+    const bundle = b64([c, a, b]);
+    expect(mergeCaBundle(bundle, b64([a, b]))).toBe(bundle);
+  });
+
+  it('puts every required CA first, in order, and keeps them all even beyond three', () => {
+    const merged = bundleCas(mergeCaBundle(b64([d, expired]), b64([a, b, c])));
+    expect(merged.map((pem) => pem.trim())).toEqual([a, b, c].map((pem) => pem.trim()));
+    const grown = bundleCas(mergeCaBundle(b64([d]), b64([a, b])));
+    expect(grown.map((pem) => pem.trim())).toEqual([a, b, d].map((pem) => pem.trim()));
   });
 
   it('starts a bundle from nothing', () => {

@@ -85,6 +85,7 @@ describe('manifests/', () => {
       { kind: 'ServiceAccount', name: 'fn-pinner', namespace: 'fn-pinner-system' },
     ]);
     expect(deploymentArgs(objects)).toContain('--webhook-config-name=fn-pinner');
+    expect(deploymentArgs(objects)).toContain(`--webhook-tls-secret-name=${TLS_SECRET}`);
   });
 
   it('cert-manager overlay: mounts the Certificate the CA injector names, and drops what self-signed mode needs', () => {
@@ -92,6 +93,7 @@ describe('manifests/', () => {
     const args = deploymentArgs(objects);
     expect(args).toContain('--self-signed-certs=false');
     expect(args.filter((a) => a.startsWith('--webhook-config-name'))).toEqual([]);
+    expect(args.filter((a) => a.startsWith('--webhook-tls-secret-name'))).toEqual([]);
 
     const webhook = find(objects, 'MutatingWebhookConfiguration', 'fn-pinner');
     const [ns, name] = webhook.metadata.annotations['cert-manager.io/inject-ca-from'].split('/');
