@@ -249,7 +249,7 @@ function countingSecretApi(api: SecretApi, outcomes: string[]): SecretApi {
     read: (ns, name) => record('read', () => api.read(ns, name)),
     create: (s) => record('create', () => api.create(s)),
     replace: (s) => record('replace', () => api.replace(s)),
-    delete: (ns, name) => record('delete', () => api.delete(ns, name)),
+    delete: (ns, name, pre) => record('delete', () => api.delete(ns, name, pre)),
   };
 }
 
