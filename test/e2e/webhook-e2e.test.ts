@@ -1,12 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { request } from 'undici';
 
-import { createLogger } from '../../src/logging.js';
 import { createMetrics } from '../../src/metrics.js';
 import {
   KubeApiError,
@@ -15,6 +13,7 @@ import {
   loadKubeConfig,
 } from '../../src/kube/client.js';
 import type { SecretApi } from '../../src/kube/client.js';
+import { captureLogger } from '../support/capture-logger.js';
 import { pullSecretSync } from '../support/pull-secret.js';
 import { caBundle } from '../../src/tls/ca-bundle.js';
 import type { ClusterApis } from '../../src/app/cluster.js';
@@ -512,20 +511,13 @@ describe('fn-pinner against a real kube-apiserver', () => {
     expect(await secretHolding(RACE_NS, next)).toBeDefined();
     for (const r of replicas) {
       expect(syncFailures(r)).toEqual([]);
-      expect(r.logs.filter((l) => Number(l.level) >= 50)).toEqual([]);
+      expect(r.logs.filter((l) => l.level === 'error' || l.level === 'fatal')).toEqual([]);
     }
 
     // The create race itself, made certain: two PullSecretSyncs (production code, real API, the
     // ServiceAccount's RBAC) sync at the same instant, five times, with the Secret deleted in between.
     const metrics = createMetrics();
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, cb): void {
-        lines.push(chunk.toString());
-        cb();
-      },
-    });
-    const log = createLogger({ level: 'info' }, sink);
+    const { log, lines } = captureLogger('info');
     const raceOutcomes: string[] = [];
     const syncs = [0, 1].map(
       () =>
@@ -550,7 +542,7 @@ describe('fn-pinner against a real kube-apiserver', () => {
     }
     timings.createRacesLostWithAlreadyExists = raced;
     expect(raced).toBeGreaterThan(0);
-    expect(lines.join('')).not.toMatch(/"level":50/);
+    expect(lines.filter((l) => l.level === 'error' || l.level === 'fatal')).toEqual([]);
     for (const s of syncs) expect(s.notReadyReason()).toBeUndefined();
   });
 

@@ -28,6 +28,7 @@ import { ORIGINAL_IMAGES_ANNOTATION } from '../../src/mutation/types.js';
 import { generateCa, generateServingCert } from '../../src/tls/certs.js';
 import type { CertKeyPair } from '../../src/tls/certs.js';
 import { caBundle } from '../../src/tls/ca-bundle.js';
+import { captured, knownSecret } from './leak-scan.js';
 import { freePort } from './ports.js';
 
 /**
@@ -504,6 +505,9 @@ function writeApiserverFiles(dir: string): ApiserverFiles {
     userToken: `user-${randomBytes(16).toString('hex')}`,
     saToken: `sa-${randomBytes(16).toString('hex')}`,
   };
+  knownSecret(files.adminToken, 'kube-apiserver admin token');
+  knownSecret(files.userToken, 'kube-apiserver user token');
+  knownSecret(files.saToken, 'kube-apiserver ServiceAccount token');
   const dest = join(dir, 'pki');
   mkdirSync(dest, { mode: 0o700 });
   writeFileSync(join(dest, 'ca.crt'), ca.certPem);
@@ -634,6 +638,8 @@ function makeKube(p: KubeParts): TestKube {
   const userKubeconfigPath = writeKubeconfig(p, USER_NAME, p.userToken);
   const saKubeconfigPath = writeKubeconfig(p, 'sa-fn-pinner', p.saToken);
   let stopped: Promise<void> | undefined;
+  const relayed: unknown[] = [];
+  captured(`kube-apiserver ${p.server}: pods, Status messages and warnings it answered`, () => relayed);
   const request: TestKube['request'] = async (method, path, body, opts = {}) => {
     const res = await undiciRequest(`${p.server}${path}`, {
       method,
@@ -649,11 +655,13 @@ function makeKube(p: KubeParts): TestKube {
     });
     const text = await res.body.text();
     const json = String(res.headers['content-type'] ?? '').includes('json');
-    return {
+    const answer = {
       status: res.statusCode,
       body: json && text ? JSON.parse(text) : text,
       warnings: warningTexts(res.headers.warning),
     };
+    relayed.push(...relayedByApiserver(answer));
+    return answer;
   };
   const apply: TestKube['apply'] = (obj, opts = {}) =>
     request('POST', `${collectionPath(obj)}${opts.dryRun ? '?dryRun=All' : ''}`, obj, {
@@ -712,6 +720,19 @@ function makeKube(p: KubeParts): TestKube {
       return stopped;
     },
   };
+}
+
+/**
+ * What of an answer may carry fn-pinner's words: pods (its patch, annotations), Status messages (its
+ * denials) and warnings. Secrets are left out: their data is the Docker config, by design.
+ */
+function relayedByApiserver(answer: KubeResponse): unknown[] {
+  const body = answer.body;
+  const kind = typeof body === 'object' && body !== null ? body.kind : undefined;
+  const kept: unknown[] = [...answer.warnings];
+  if (kind === 'Pod' || kind === 'PodList') kept.push(body);
+  else if (kind === 'Status') kept.push(body.message);
+  return kept;
 }
 
 function writeKubeconfig(p: KubeParts, user: string, token: string): string {
