@@ -15,6 +15,7 @@ export interface SecretObject {
     uid?: string;
     resourceVersion?: string;
     labels?: Record<string, string>;
+    annotations?: Record<string, string>;
     [field: string]: unknown;
   };
   type?: string;

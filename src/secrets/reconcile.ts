@@ -15,18 +15,21 @@ function isReason(err: unknown, reason: string): boolean {
   return err instanceof KubeApiError && err.reason === reason;
 }
 
+/** An update is a whole-object PUT: what other writers added to the metadata (labels, annotations) is kept. */
 function desiredSecret(
   namespace: string,
   name: string,
   content: Buffer,
   current?: SecretObject,
 ): SecretObject {
+  const annotations = current?.metadata.annotations;
   return {
     metadata: {
       name,
       namespace,
       ...(current?.metadata.resourceVersion ? { resourceVersion: current.metadata.resourceVersion } : {}),
       labels: { ...current?.metadata.labels, ...MANAGED_BY },
+      ...(annotations ? { annotations } : {}),
     },
     type: DOCKER_CONFIG_JSON_TYPE,
     data: { [DOCKER_CONFIG_JSON_KEY]: content.toString('base64') },

@@ -39,17 +39,22 @@ describe('reconcileSecret', () => {
     expect(api.calls).toEqual(['read']);
   });
 
-  it('updates changed content, keeping labels someone else added', async () => {
+  it('updates changed content, keeping labels and annotations someone else added', async () => {
     const api = new FakeSecrets();
     api.put({
-      metadata: { name: 'auth-secret', namespace: 'fns', labels: { team: 'a' } },
+      metadata: {
+        name: 'auth-secret',
+        namespace: 'fns',
+        labels: { team: 'a' },
+        annotations: { 'backup.example.com/last': '2026-11-30' },
+      },
       type: 'kubernetes.io/dockerconfigjson',
       data: { '.dockerconfigjson': 'e30=' },
     });
     expect(await reconcileSecret(api, target)).toBe('updated');
-    expect(api.store.get('fns/auth-secret')!.metadata.labels).toEqual({
-      team: 'a',
-      'app.kubernetes.io/managed-by': 'fn-pinner',
+    expect(api.store.get('fns/auth-secret')!.metadata).toMatchObject({
+      labels: { team: 'a', 'app.kubernetes.io/managed-by': 'fn-pinner' },
+      annotations: { 'backup.example.com/last': '2026-11-30' },
     });
   });
 
