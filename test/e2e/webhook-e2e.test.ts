@@ -440,11 +440,17 @@ describe('fn-pinner against a real kube-apiserver', () => {
     );
     expect(emptied.status).toBe(422);
     expect(emptied.body.message).toContain('.dockerconfigjson');
-    // ...so the data-less Secret that crashes Porch can only be an Opaque one: fn-pinner recreates it.
+    // ...so the data-less Secret that crashes Porch can only be an Opaque one. fn-pinner recreates it when
+    // it is its own (the label; a restore from a backup that lost the type, say); someone else's it leaves
+    // alone (secret-sync-faults.test.ts).
     expect((await kube.remove(ref)).status).toBe(200);
     let replaced: KubeResponse | undefined;
     for (let i = 0; i < 20; i++) {
-      replaced = await kube.apply({ ...ref, type: 'Opaque' });
+      replaced = await kube.apply({
+        ...ref,
+        metadata: { ...ref.metadata, labels: MANAGED_BY },
+        type: 'Opaque',
+      });
       if (replaced.status === 201) break;
       // fn-pinner's resync got there first: take it away again.
       await kube.remove(ref);

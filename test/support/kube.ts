@@ -124,6 +124,13 @@ export interface TestKube {
   createNamespace(name: string, labels?: Record<string, string>): Promise<KubeJson>;
   /** The logs so far (files in the temp dirs). */
   logs(): { etcd: string; apiserver: string };
+  /**
+   * Stops kube-apiserver only (etcd keeps everything): SIGKILL by default, a crash with requests in
+   * flight; SIGTERM for a graceful stop.
+   */
+  stopApiserver(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts it again on the same port with the same etcd, certificates and tokens; resolves at /readyz ok. */
+  startApiserver(): Promise<void>;
   /** Kills both processes and removes the temp dirs; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -268,9 +275,9 @@ interface Proc {
   log: string;
 }
 
-function spawnLogged(bin: string, args: string[], log: string, dirs: string[]): Proc {
+function spawnLogged(bin: string, args: string[], log: string, dirs: string[], append = false): Proc {
   // A file, not a pipe: pipes would be open handles in jest and could fill up if nobody reads them.
-  const fd = openSync(log, 'w');
+  const fd = openSync(log, append ? 'a' : 'w');
   try {
     const child = spawn(bin, args, { stdio: ['ignore', fd, fd] });
     track(child);
@@ -284,12 +291,12 @@ function exited(child: ChildProcess): boolean {
   return child.exitCode !== null || child.signalCode !== null;
 }
 
-async function kill(proc: Proc | undefined): Promise<void> {
+async function kill(proc: Proc | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (!proc) return;
   const { child, dog } = proc;
   if (!exited(child)) {
     const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGTERM');
+    child.kill(signal);
     const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
     await done;
     clearTimeout(timer);
@@ -366,14 +373,15 @@ export async function startKube(opts: StartKubeOptions = {}): Promise<TestKube> 
     const etcdReadyMs = performance.now() - started;
     secrets ??= writeApiserverFiles(paths.dir);
     dispatcher = new Agent({ connect: { ca: secrets.caPem } });
-    const port = await startApiserver(binDir, paths, procs, {
+    const start: ApiserverStart = {
       etcdUrl,
       dispatcher,
       adminToken: secrets.adminToken,
       extraArgs: opts.apiserverArgs ?? [],
       readyTimeoutMs: opts.readyTimeoutMs ?? READY_TIMEOUT_MS,
       logs,
-    });
+    };
+    const port = await startApiserver(binDir, paths, procs, start);
     const totalMs = performance.now() - started;
     const server = `https://127.0.0.1:${port}`;
     const kube = makeKube({
@@ -389,6 +397,10 @@ export async function startKube(opts: StartKubeOptions = {}): Promise<TestKube> 
       timings: { etcdReadyMs, apiserverReadyMs: totalMs - etcdReadyMs, totalMs },
       logs,
       cleanup,
+      apiserver: {
+        stop: (signal) => kill(procs.apiserver, signal),
+        start: () => restartApiserver(binDir, paths, procs, { ...start, port }),
+      },
     });
     return kube;
   } catch (err) {
@@ -560,6 +572,36 @@ function apiserverArgs(dir: string, port: number, etcdUrl: string, extra: string
   ];
 }
 
+/**
+ * kube-apiserver again, after stopApiserver: the same port (clients keep their URL), etcd, certificates and
+ * tokens. The port was freed by the old process; if something else took it meanwhile, retry for a while.
+ */
+async function restartApiserver(
+  binDir: string,
+  paths: Layout,
+  procs: { apiserver?: Proc },
+  s: ApiserverStart & { port: number },
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const args = apiserverArgs(paths.dir, s.port, s.etcdUrl, s.extraArgs);
+    procs.apiserver = spawnLogged(
+      join(binDir, 'kube-apiserver'),
+      args,
+      paths.apiserverLog,
+      [paths.etcdDir, paths.dir],
+      true,
+    );
+    try {
+      await waitReady(procs.apiserver, s.port, s);
+      return;
+    } catch (err) {
+      await kill(procs.apiserver);
+      if (attempt >= 5 || !readLog(paths.apiserverLog).includes('address already in use')) throw err;
+      await sleep(500);
+    }
+  }
+}
+
 async function startApiserver(
   binDir: string,
   paths: Layout,
@@ -631,6 +673,7 @@ interface KubeParts {
   timings: TestKube['timings'];
   logs: TestKube['logs'];
   cleanup: () => Promise<void>;
+  apiserver: { stop(signal?: NodeJS.Signals): Promise<void>; start(): Promise<void> };
 }
 
 function makeKube(p: KubeParts): TestKube {
@@ -712,6 +755,8 @@ function makeKube(p: KubeParts): TestKube {
         metadata: { name, labels: { ...labels, [METADATA_NAME_LABEL]: name } },
       }),
     logs: p.logs,
+    stopApiserver: (signal = 'SIGKILL') => p.apiserver.stop(signal),
+    startApiserver: () => p.apiserver.start(),
     stop() {
       stopped ??= (async () => {
         await p.dispatcher.close();
