@@ -13,6 +13,7 @@ import { stringify } from 'yaml';
 import { KubeApiError, createSecretApi, loadKubeConfig } from '../../src/kube/client.js';
 import { generateCa, generateServingCert } from '../../src/tls/certs.js';
 import { caBundle } from '../../src/tls/ca-bundle.js';
+import { captured, knownSecret } from '../support/leak-scan.js';
 
 /**
  * The Kubernetes client against an API server that never answers: each call fails at its deadline, and
@@ -63,7 +64,7 @@ function kubeconfig(port: number, caPem: string): string {
         cluster: { server: `https://127.0.0.1:${port}`, 'certificate-authority-data': caBundle(caPem) },
       },
     ],
-    users: [{ name: 'u', user: { token: 'blackhole-test-token' } }],
+    users: [{ name: 'u', user: { token: knownSecret(`blackhole-token-${port}`, 'kubeconfig token') } }],
     contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
     'current-context': 'x',
   };
@@ -120,6 +121,9 @@ describe.each([
     );
     const results = await Promise.allSettled(
       Array.from({ length: CALLS }, (_, i) => api.read('porch-fn-system', `secret-${i}`)),
+    );
+    captured('Kubernetes client errors', () =>
+      results.map((r) => String((r as PromiseRejectedResult).reason)),
     );
     for (const [i, r] of results.entries()) {
       expect(r.status).toBe('rejected');
