@@ -25,6 +25,8 @@ export interface SecretHistory {
   readonly versions: SecretVersion[];
   /** Times the watch was re-established after its stream broke. */
   readonly resumed: number;
+  /** Watch streams the API server has accepted so far (the first one included). */
+  readonly streams: number;
   /** Times the API server said the resourceVersion was too old (410): versions in between may be missing. */
   readonly gaps: number;
   stop(): Promise<void>;
@@ -44,7 +46,7 @@ function version(event: SecretVersion['event'], s: KubeJson): SecretVersion {
 }
 
 export function watchSecret(kube: TestKube, namespace: string, name: string): SecretHistory {
-  const state = { versions: [] as SecretVersion[], resumed: 0, gaps: 0 };
+  const state = { versions: [] as SecretVersion[], resumed: 0, gaps: 0, streams: 0 };
   const abort = new AbortController();
   const selector = encodeURIComponent(`metadata.name=${name}`);
   const base = `/api/v1/namespaces/${namespace}/secrets?fieldSelector=${selector}`;
@@ -69,6 +71,7 @@ export function watchSecret(kube: TestKube, namespace: string, name: string): Se
       await res.body.dump();
       return res.statusCode !== 410;
     }
+    state.streams++;
     let buffered = '';
     for await (const chunk of res.body) {
       buffered += (chunk as Buffer).toString('utf8');
@@ -112,6 +115,9 @@ export function watchSecret(kube: TestKube, namespace: string, name: string): Se
     },
     get gaps() {
       return state.gaps;
+    },
+    get streams() {
+      return state.streams;
     },
     async stop() {
       abort.abort();
