@@ -19,12 +19,16 @@ export default {
       displayName: 'integration',
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
       setupFilesAfterEnv: ['<rootDir>/test/support/integration-setup.ts'],
+      // Fails a file whose captured output holds a test secret (test/support/leak-scan.ts).
+      testEnvironment: '<rootDir>/test/support/leak-scan-environment.ts',
     },
     {
       ...shared,
       displayName: 'e2e',
       testMatch: ['<rootDir>/test/e2e/**/*.test.ts'],
       setupFilesAfterEnv: ['<rootDir>/test/support/integration-setup.ts'],
+      // Fails a file whose captured output holds a test secret (test/support/leak-scan.ts).
+      testEnvironment: '<rootDir>/test/support/leak-scan-environment.ts',
     },
     {
       // A kubelet + containerd on this machine (root): one test file, since there is one node per machine.

@@ -12,8 +12,10 @@ export interface SecretObject {
   metadata: {
     name: string;
     namespace: string;
+    uid?: string;
     resourceVersion?: string;
     labels?: Record<string, string>;
+    annotations?: Record<string, string>;
     [field: string]: unknown;
   };
   type?: string;
@@ -27,7 +29,17 @@ export interface SecretApi {
   create(secret: SecretObject): Promise<SecretObject>;
   /** Optimistic update: metadata.resourceVersion must be the one read; throws reason Conflict otherwise. */
   replace(secret: SecretObject): Promise<SecretObject>;
-  delete(namespace: string, name: string): Promise<void>;
+  /**
+   * Deletes the Secret only if it is still the object that was read: a changed or recreated Secret gives
+   * reason Conflict (409) and a missing one NotFound (404), so a decision taken on a read never hits
+   * something else.
+   */
+  delete(namespace: string, name: string, preconditions: DeletePreconditions): Promise<void>;
+}
+
+export interface DeletePreconditions {
+  uid: string;
+  resourceVersion: string;
 }
 
 export interface WebhookConfigApi {
@@ -54,6 +66,9 @@ export class KubeApiError extends FnPinnerError {
 }
 
 function statusOf(err: unknown): { status: number | undefined; reason: string; message: string } {
+  if ((err as Error | undefined)?.name === 'AbortError') {
+    return { status: undefined, reason: 'Timeout', message: 'request aborted at its deadline' };
+  }
   if (err instanceof k8s.ApiException) {
     const e = err as k8s.ApiException<unknown>;
     let body: { reason?: string; message?: string } = {};
@@ -82,17 +97,39 @@ function kubeError(op: string, err: unknown): KubeApiError {
  * client-node 1.4 (node-fetch) sets no timeout: a blackholed API server would hang a call, and with it the
  * single-flight sync every admission joins. Give up after this long; the retry and resync logic goes on.
  */
-const API_TIMEOUT_MS = 10_000;
+export const API_TIMEOUT_MS = 10_000;
+/** The race below only backs up the abort (a hang before the request is sent, e.g. in an auth plugin). */
+const BACKSTOP_MS = 1_000;
 
-async function call<T>(op: string, fn: () => Promise<T>): Promise<T> {
+/**
+ * Aborts the HTTP request itself at the deadline, through the per-call middleware of the generated API:
+ * node-fetch then destroys the socket. Racing a timer alone gave up on the call but left its request
+ * running, so every call to a hung API server left a socket open.
+ */
+function abortAfter(ms: number): k8s.ConfigurationOptions {
+  const middleware: k8s.ObservableMiddleware = {
+    pre: (context) => {
+      context.setSignal(AbortSignal.timeout(ms));
+      return new k8s.Observable(Promise.resolve(context));
+    },
+    post: (context) => new k8s.Observable(Promise.resolve(context)),
+  };
+  return { middleware: [middleware], middlewareMergeStrategy: 'append' };
+}
+
+async function call<T>(
+  op: string,
+  ms: number,
+  fn: (options: k8s.ConfigurationOptions) => Promise<T>,
+): Promise<T> {
   let outcome;
   try {
-    outcome = await raceTimeout(fn(), API_TIMEOUT_MS);
+    outcome = await raceTimeout(fn(abortAfter(ms)), ms + BACKSTOP_MS);
   } catch (err) {
     throw kubeError(op, err);
   }
   if (outcome.done) return outcome.value;
-  throw new KubeApiError(`${op}: no response within ${API_TIMEOUT_MS} ms`, 'Timeout', undefined, undefined);
+  throw new KubeApiError(`${op}: no response within ${ms} ms`, 'Timeout', undefined, undefined);
 }
 
 function toSecret(s: k8s.V1Secret): SecretObject {
@@ -142,13 +179,22 @@ export function loadKubeConfig(opts: KubeClientOptions): k8s.KubeConfig {
   return kc;
 }
 
-export function createSecretApi(kc: k8s.KubeConfig): SecretApi {
+export interface KubeCallOptions {
+  /** Per call, the request included; default API_TIMEOUT_MS. */
+  timeoutMs?: number;
+}
+
+export function createSecretApi(kc: k8s.KubeConfig, opts: KubeCallOptions = {}): SecretApi {
   const core = kc.makeApiClient(k8s.CoreV1Api);
+  const ms = opts.timeoutMs ?? API_TIMEOUT_MS;
+  const ref = (s: SecretObject): string => `${s.metadata.namespace}/${s.metadata.name}`;
   return {
     async read(namespace, name) {
       try {
         return toSecret(
-          await call(`get secret ${namespace}/${name}`, () => core.readNamespacedSecret({ namespace, name })),
+          await call(`get secret ${namespace}/${name}`, ms, (o) =>
+            core.readNamespacedSecret({ namespace, name }, o),
+          ),
         );
       } catch (err) {
         if (err instanceof KubeApiError && err.status === 404) return undefined;
@@ -157,40 +203,40 @@ export function createSecretApi(kc: k8s.KubeConfig): SecretApi {
     },
     create: async (secret) =>
       toSecret(
-        await call(`create secret ${secret.metadata.namespace}/${secret.metadata.name}`, () =>
-          core.createNamespacedSecret({ namespace: secret.metadata.namespace, body: secret }),
+        await call(`create secret ${ref(secret)}`, ms, (o) =>
+          core.createNamespacedSecret({ namespace: secret.metadata.namespace, body: secret }, o),
         ),
       ),
     replace: async (secret) =>
       toSecret(
-        await call(`update secret ${secret.metadata.namespace}/${secret.metadata.name}`, () =>
-          core.replaceNamespacedSecret({
-            namespace: secret.metadata.namespace,
-            name: secret.metadata.name,
-            body: secret,
-          }),
+        await call(`update secret ${ref(secret)}`, ms, (o) =>
+          core.replaceNamespacedSecret(
+            { namespace: secret.metadata.namespace, name: secret.metadata.name, body: secret },
+            o,
+          ),
         ),
       ),
-    async delete(namespace, name) {
-      await call(`delete secret ${namespace}/${name}`, () =>
-        core.deleteNamespacedSecret({ namespace, name }),
+    async delete(namespace, name, preconditions) {
+      await call(`delete secret ${namespace}/${name}`, ms, (o) =>
+        core.deleteNamespacedSecret({ namespace, name, body: { preconditions } }, o),
       );
     },
   };
 }
 
-export function createWebhookConfigApi(kc: k8s.KubeConfig): WebhookConfigApi {
+export function createWebhookConfigApi(kc: k8s.KubeConfig, opts: KubeCallOptions = {}): WebhookConfigApi {
   const admission = kc.makeApiClient(k8s.AdmissionregistrationV1Api);
+  const ms = opts.timeoutMs ?? API_TIMEOUT_MS;
   return {
     async setCaBundle(name, caBundle) {
       const op = `update caBundle of mutatingwebhookconfiguration ${name}`;
-      const current = await call(op, () => admission.readMutatingWebhookConfiguration({ name }));
+      const current = await call(op, ms, (o) => admission.readMutatingWebhookConfiguration({ name }, o));
       const hooks = current.webhooks ?? [];
       const merged = hooks.map((h) => mergeCaBundle(h.clientConfig.caBundle, caBundle));
       if (hooks.every((h, i) => h.clientConfig.caBundle === merged[i])) return false;
       hooks.forEach((h, i) => (h.clientConfig.caBundle = merged[i]));
       // resourceVersion from the read makes this an optimistic update: a concurrent edit gets a Conflict.
-      await call(op, () => admission.replaceMutatingWebhookConfiguration({ name, body: current }));
+      await call(op, ms, (o) => admission.replaceMutatingWebhookConfiguration({ name, body: current }, o));
       return true;
     },
   };
@@ -238,10 +284,10 @@ export function createPodApi(kc: k8s.KubeConfig): PodApi {
       let token: string | undefined;
       for (let page = 0; page < MAX_POD_PAGES; page++) {
         const params = { labelSelector, limit: POD_PAGE_SIZE, _continue: token };
-        const list = await call(op, () =>
+        const list = await call(op, API_TIMEOUT_MS, (o) =>
           namespace === undefined
-            ? core.listPodForAllNamespaces(params)
-            : core.listNamespacedPod({ namespace, ...params }),
+            ? core.listPodForAllNamespaces(params, o)
+            : core.listNamespacedPod({ namespace, ...params }, o),
         );
         for (const item of list.items) pods.push(podJson(item));
         token = list.metadata?._continue;

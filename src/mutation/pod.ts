@@ -204,16 +204,28 @@ function recordOriginals(pod: Pod, changes: ContainerChange[]): void {
   if (changes.length === 0) return;
   const metadata = (pod.metadata ??= {});
   const annotations = (metadata.annotations ??= {});
-  let recorded: Record<string, string>;
-  try {
-    recorded = JSON.parse(annotations[ORIGINAL_IMAGES_ANNOTATION] ?? '{}') as Record<string, string>;
-  } catch {
-    // Someone else's garbage in our annotation: start afresh rather than fail the pod.
-    recorded = {};
-  }
+  const recorded = recordedOriginals(annotations[ORIGINAL_IMAGES_ANNOTATION]);
   // On re-invocation (a sidecar added later) earlier entries stay: they hold the images as first written.
   for (const c of changes) recorded[c.name] ??= c.original;
   annotations[ORIGINAL_IMAGES_ANNOTATION] = JSON.stringify(recorded);
+}
+
+/**
+ * The entries of an earlier pass. The pod's author controls the annotation, so anything that is not an
+ * object of strings (`"true"`, `null`, `[]`, `{"a":5}`, no JSON at all) is someone else's garbage: start
+ * afresh (or drop the odd entries) rather than fail the pod.
+ */
+function recordedOriginals(text: unknown): Record<string, string> {
+  let value: unknown;
+  try {
+    value = JSON.parse(typeof text === 'string' ? text : '{}');
+  } catch {
+    return {};
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return {};
+  return Object.fromEntries(
+    Object.entries(value).filter((e): e is [string, string] => typeof e[1] === 'string'),
+  );
 }
 
 /**

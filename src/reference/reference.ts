@@ -89,6 +89,15 @@ export class ImageReference implements ReferenceParts {
     return `${this.writtenName}${this.tag ? `:${this.tag}` : ''}@${digest}`;
   }
 
+  /**
+   * The reference written back from its parts: `name[:tag][@digest]` with the name as written. Equal to
+   * `original` for every parsed reference; the property tests hold the parser to that, so no part of the
+   * input is ever dropped or invented.
+   */
+  format(): string {
+    return `${this.writtenName}${this.tag ? `:${this.tag}` : ''}${this.digest ? `@${this.digest}` : ''}`;
+  }
+
   toString(): string {
     return this.original;
   }

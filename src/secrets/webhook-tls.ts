@@ -115,7 +115,7 @@ function stateOf(secret: SecretObject | undefined): SharedState {
   for (const [name, value] of Object.entries(secret?.data ?? {})) {
     data[name] = Buffer.from(value, 'base64').toString('utf8');
   }
-  const annotations = secret?.metadata.annotations as Record<string, string> | undefined;
+  const annotations = secret?.metadata.annotations;
   const since = Date.parse(annotations?.[NEXT_CA_SINCE_ANNOTATION] ?? '');
   return { data, nextCaSince: Number.isNaN(since) ? undefined : new Date(since) };
 }
@@ -126,7 +126,7 @@ function desiredSecret(
   current: SecretObject | undefined,
   plan: WritePlan,
 ): SecretObject {
-  const annotations = { ...(current?.metadata.annotations as Record<string, string> | undefined) };
+  const annotations = { ...current?.metadata.annotations };
   delete annotations[NEXT_CA_SINCE_ANNOTATION];
   if (plan.nextCaSince) annotations[NEXT_CA_SINCE_ANNOTATION] = plan.nextCaSince.toISOString();
   const data: Record<string, string> = {};

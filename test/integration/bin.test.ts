@@ -8,6 +8,7 @@ import { Agent, request } from 'undici';
 import { parseAllDocuments } from 'yaml';
 
 import { imagePusher } from '../support/images.js';
+import { captured } from '../support/leak-scan.js';
 import type { PushedImage } from '../support/images.js';
 import { startRegistry } from '../support/registry.js';
 import type { TestRegistry } from '../support/registry.js';
@@ -54,6 +55,7 @@ function run(args: string[], opts: { env?: NodeJS.ProcessEnv; stdin?: string } =
         check();
       }),
   };
+  captured(`node bin/fn-pinner.js ${args.join(' ')} (stdout and stderr)`, () => out.stdout + out.stderr);
   child.stdout.on('data', (d: Buffer) => void (out.stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => void (out.stderr += d.toString()));
   child.stdin.end(opts.stdin ?? '');

@@ -9,12 +9,13 @@ import { promisify } from 'node:util';
 import { createResolverStack } from '../../src/app/resolver-stack.js';
 import type { ResolverStack } from '../../src/app/resolver-stack.js';
 import { loadConfig } from '../../src/config/load.js';
-import { createLogger } from '../../src/logging.js';
 import { createMetrics } from '../../src/metrics.js';
 import { generateCa } from '../../src/tls/certs.js';
+import { captureLogger } from '../support/capture-logger.js';
 import { writeDockerConfig } from '../support/cli.js';
 import { imagePusher } from '../support/images.js';
 import type { PushedImage } from '../support/images.js';
+import { captured } from '../support/leak-scan.js';
 import { startProxy } from '../support/proxy.js';
 import type { TestProxy } from '../support/proxy.js';
 import { startRegistry } from '../support/registry.js';
@@ -38,7 +39,7 @@ function stack(opts: Record<string, string | string[]>): ResolverStack {
     { logLevel: 'silent', ...opts },
     { HOME: mkdtempSync(join(tmpdir(), 'h-')) },
   );
-  const s = createResolverStack(config, createLogger({ level: 'silent' }), createMetrics());
+  const s = createResolverStack(config, captureLogger('debug').log, createMetrics());
   stacks.push(s);
   return s;
 }
@@ -219,6 +220,7 @@ describe('TLS fallback', () => {
       ],
       { env: { PATH: process.env.PATH, HOME: dir, NODE_EXTRA_CA_CERTS: join(tls.caDir!, 'ca.crt') } },
     );
+    captured('tsx cli-entry.ts resolve --ca-file (stdout and stderr)', () => stdout + stderr);
     expect(JSON.parse(stdout)).toMatchObject({ entrypoint: ['/app'] });
     if (hasDefaultCaList) {
       // Node ≥ 22.15 lists the default store (NODE_EXTRA_CA_CERTS included), and the custom bundle is added

@@ -200,7 +200,7 @@ describe('token auth', () => {
     const form = new URLSearchParams({
       grant_type: 'password',
       username: 'testuser',
-      password: 'testpass',
+      password: r.password,
       service: 'test-registry',
       scope: 'repository:fn/tok:pull',
     });

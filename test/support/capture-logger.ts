@@ -1,5 +1,6 @@
 import { createLogger } from '../../src/logging.js';
 import type { Logger } from '../../src/logging.js';
+import { captured } from './leak-scan.js';
 
 export interface LogLine {
   level: string;
@@ -12,5 +13,6 @@ export interface LogLine {
 export function captureLogger(level = 'debug'): { log: Logger; lines: LogLine[] } {
   const lines: LogLine[] = [];
   const log = createLogger({ level }, { write: (s: string) => lines.push(JSON.parse(s) as LogLine) });
+  captured('captureLogger lines', () => lines);
   return { log, lines };
 }

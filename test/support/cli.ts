@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 
 import { run } from '../../src/cli/main.js';
+import { captured, knownCredential } from './leak-scan.js';
 
 export interface CliResult {
   code: number;
@@ -31,12 +32,14 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promi
   });
   const ms = performance.now() - started;
   rmSync(home, { recursive: true, force: true });
+  captured(`fn-pinner ${args.join(' ')} (stdout and stderr)`, () => stdout + stderr);
   return { code, stdout, stderr, ms };
 }
 
 /** Writes a Docker config with `auths` entries (host → user:pass) and returns its path. */
 export function writeDockerConfig(entries: Record<string, [string, string]>, dir?: string): string {
   const folder = dir ?? mkdtempSync(join(tmpdir(), 'fn-pinner-auth-'));
+  for (const [host, [u, p]] of Object.entries(entries)) knownCredential(u, p, `Docker config entry ${host}`);
   const auths = Object.fromEntries(
     Object.entries(entries).map(([host, [u, p]]) => [
       host,

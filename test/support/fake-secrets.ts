@@ -1,12 +1,24 @@
 import { KubeApiError } from '../../src/kube/client.js';
-import type { SecretApi, SecretObject, WebhookConfigApi } from '../../src/kube/client.js';
+import type {
+  DeletePreconditions,
+  SecretApi,
+  SecretObject,
+  WebhookConfigApi,
+} from '../../src/kube/client.js';
 import { bundleCas, mergeCaBundle } from '../../src/tls/ca-bundle.js';
 
-/** An in-memory Secret store with the API server's optimistic-concurrency rules; faults can be queued. */
+/**
+ * An in-memory Secret store with the API server's optimistic-concurrency rules (resourceVersion on
+ * update, uid and resourceVersion preconditions on delete, a new uid per created object); faults can be
+ * queued.
+ */
 export class FakeSecrets implements SecretApi {
   store = new Map<string, SecretObject>();
   rv = 1;
+  private uids = 0;
   calls: string[] = [];
+  /** The preconditions of every delete, in order. */
+  deletes: DeletePreconditions[] = [];
   /** Run before the next matching call: lets a test play another replica writing in between. */
   before: Array<{ op: string; run: () => void }> = [];
   failures: Array<{ op: string; error: Error }> = [];
@@ -19,9 +31,13 @@ export class FakeSecrets implements SecretApi {
     if (f >= 0) throw this.failures.splice(f, 1)[0]!.error;
   }
 
+  /** Stores as the API server would: a new resourceVersion, and a uid for a new object (an update keeps it). */
   put(s: SecretObject): SecretObject {
-    const stored = structuredClone({ ...s, metadata: { ...s.metadata, resourceVersion: String(this.rv++) } });
-    this.store.set(`${s.metadata.namespace}/${s.metadata.name}`, stored);
+    const key = `${s.metadata.namespace}/${s.metadata.name}`;
+    const uid = this.store.get(key)?.metadata.uid ?? `uid-${++this.uids}`;
+    const metadata = { ...s.metadata, uid, resourceVersion: String(this.rv++) };
+    const stored = structuredClone({ ...s, metadata });
+    this.store.set(key, stored);
     return stored;
   }
 
@@ -48,8 +64,14 @@ export class FakeSecrets implements SecretApi {
     return this.put(s);
   }
 
-  async delete(ns: string, name: string): Promise<void> {
+  async delete(ns: string, name: string, preconditions: DeletePreconditions): Promise<void> {
     this.hook('delete');
+    this.deletes.push(preconditions);
+    const cur = this.store.get(`${ns}/${name}`);
+    if (!cur) throw new KubeApiError('delete: 404 NotFound', 'NotFound', 404, undefined);
+    const { uid, resourceVersion } = cur.metadata;
+    if (preconditions?.uid !== uid || preconditions?.resourceVersion !== resourceVersion)
+      throw new KubeApiError('delete: 409 Conflict: Precondition failed', 'Conflict', 409, undefined);
     this.store.delete(`${ns}/${name}`);
   }
 }

@@ -28,6 +28,7 @@ import { ORIGINAL_IMAGES_ANNOTATION } from '../../src/mutation/types.js';
 import { generateCa, generateServingCert } from '../../src/tls/certs.js';
 import type { CertKeyPair } from '../../src/tls/certs.js';
 import { caBundle } from '../../src/tls/ca-bundle.js';
+import { captured, knownSecret } from './leak-scan.js';
 import { freePort } from './ports.js';
 
 /**
@@ -125,6 +126,13 @@ export interface TestKube {
   createNamespace(name: string, labels?: Record<string, string>): Promise<KubeJson>;
   /** The logs so far (files in the temp dirs). */
   logs(): { etcd: string; apiserver: string };
+  /**
+   * Stops kube-apiserver only (etcd keeps everything): SIGKILL by default, a crash with requests in
+   * flight; SIGTERM for a graceful stop.
+   */
+  stopApiserver(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts it again on the same port with the same etcd, certificates and tokens; resolves at /readyz ok. */
+  startApiserver(): Promise<void>;
   /** Kills both processes and removes the temp dirs; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -274,9 +282,9 @@ export interface Proc {
   log: string;
 }
 
-export function spawnLogged(bin: string, args: string[], log: string, dirs: string[]): Proc {
+export function spawnLogged(bin: string, args: string[], log: string, dirs: string[], append = false): Proc {
   // A file, not a pipe: pipes would be open handles in jest and could fill up if nobody reads them.
-  const fd = openSync(log, 'w');
+  const fd = openSync(log, append ? 'a' : 'w');
   try {
     const child = spawn(bin, args, { stdio: ['ignore', fd, fd] });
     track(child);
@@ -290,12 +298,12 @@ export function exited(child: ChildProcess): boolean {
   return child.exitCode !== null || child.signalCode !== null;
 }
 
-export async function kill(proc: Proc | undefined): Promise<void> {
+export async function kill(proc: Proc | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (!proc) return;
   const { child, dog } = proc;
   if (!exited(child)) {
     const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGTERM');
+    child.kill(signal);
     const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
     await done;
     clearTimeout(timer);
@@ -372,7 +380,7 @@ export async function startKube(opts: StartKubeOptions = {}): Promise<TestKube> 
     const etcdReadyMs = performance.now() - started;
     secrets ??= writeApiserverFiles(paths.dir);
     dispatcher = new Agent({ connect: { ca: secrets.caPem } });
-    const port = await startApiserver(binDir, paths, procs, {
+    const start: ApiserverStart = {
       etcdUrl,
       dispatcher,
       adminToken: secrets.adminToken,
@@ -383,7 +391,8 @@ export async function startKube(opts: StartKubeOptions = {}): Promise<TestKube> 
       ],
       readyTimeoutMs: opts.readyTimeoutMs ?? READY_TIMEOUT_MS,
       logs,
-    });
+    };
+    const port = await startApiserver(binDir, paths, procs, start);
     const totalMs = performance.now() - started;
     const server = `https://127.0.0.1:${port}`;
     const kube = makeKube({
@@ -400,6 +409,10 @@ export async function startKube(opts: StartKubeOptions = {}): Promise<TestKube> 
       timings: { etcdReadyMs, apiserverReadyMs: totalMs - etcdReadyMs, totalMs },
       logs,
       cleanup,
+      apiserver: {
+        stop: (signal) => kill(procs.apiserver, signal),
+        start: () => restartApiserver(binDir, paths, procs, { ...start, port }),
+      },
     });
     return kube;
   } catch (err) {
@@ -516,6 +529,9 @@ function writeApiserverFiles(dir: string): ApiserverFiles {
     userToken: `user-${randomBytes(16).toString('hex')}`,
     saToken: `sa-${randomBytes(16).toString('hex')}`,
   };
+  knownSecret(files.adminToken, 'kube-apiserver admin token');
+  knownSecret(files.userToken, 'kube-apiserver user token');
+  knownSecret(files.saToken, 'kube-apiserver ServiceAccount token');
   const dest = join(dir, 'pki');
   mkdirSync(dest, { mode: 0o700 });
   writeFileSync(join(dest, 'ca.crt'), ca.certPem);
@@ -564,6 +580,36 @@ function apiserverArgs(dir: string, port: number, etcdUrl: string, extra: string
     '--profiling=false',
     ...extra,
   ];
+}
+
+/**
+ * kube-apiserver again, after stopApiserver: the same port (clients keep their URL), etcd, certificates and
+ * tokens. The port was freed by the old process; if something else took it meanwhile, retry for a while.
+ */
+async function restartApiserver(
+  binDir: string,
+  paths: Layout,
+  procs: { apiserver?: Proc },
+  s: ApiserverStart & { port: number },
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const args = apiserverArgs(paths.dir, s.port, s.etcdUrl, s.extraArgs);
+    procs.apiserver = spawnLogged(
+      join(binDir, 'kube-apiserver'),
+      args,
+      paths.apiserverLog,
+      [paths.etcdDir, paths.dir],
+      true,
+    );
+    try {
+      await waitReady(procs.apiserver, s.port, s);
+      return;
+    } catch (err) {
+      await kill(procs.apiserver);
+      if (attempt >= 5 || !readLog(paths.apiserverLog).includes('address already in use')) throw err;
+      await sleep(500);
+    }
+  }
 }
 
 async function startApiserver(
@@ -638,6 +684,7 @@ interface KubeParts {
   timings: TestKube['timings'];
   logs: TestKube['logs'];
   cleanup: () => Promise<void>;
+  apiserver: { stop(signal?: NodeJS.Signals): Promise<void>; start(): Promise<void> };
 }
 
 function makeKube(p: KubeParts): TestKube {
@@ -645,6 +692,8 @@ function makeKube(p: KubeParts): TestKube {
   const userKubeconfigPath = writeKubeconfig(p, USER_NAME, p.userToken);
   const saKubeconfigPath = writeKubeconfig(p, 'sa-fn-pinner', p.saToken);
   let stopped: Promise<void> | undefined;
+  const relayed: unknown[] = [];
+  captured(`kube-apiserver ${p.server}: pods, Status messages and warnings it answered`, () => relayed);
   const request: TestKube['request'] = async (method, path, body, opts = {}) => {
     const res = await undiciRequest(`${p.server}${path}`, {
       method,
@@ -660,11 +709,13 @@ function makeKube(p: KubeParts): TestKube {
     });
     const text = await res.body.text();
     const json = String(res.headers['content-type'] ?? '').includes('json');
-    return {
+    const answer = {
       status: res.statusCode,
       body: json && text ? JSON.parse(text) : text,
       warnings: warningTexts(res.headers.warning),
     };
+    relayed.push(...relayedByApiserver(answer));
+    return answer;
   };
   const apply: TestKube['apply'] = (obj, opts = {}) =>
     request('POST', `${collectionPath(obj)}${opts.dryRun ? '?dryRun=All' : ''}`, obj, {
@@ -716,6 +767,8 @@ function makeKube(p: KubeParts): TestKube {
         metadata: { name, labels: { ...labels, [METADATA_NAME_LABEL]: name } },
       }),
     logs: p.logs,
+    stopApiserver: (signal = 'SIGKILL') => p.apiserver.stop(signal),
+    startApiserver: () => p.apiserver.start(),
     stop() {
       stopped ??= (async () => {
         await p.dispatcher.close();
@@ -724,6 +777,19 @@ function makeKube(p: KubeParts): TestKube {
       return stopped;
     },
   };
+}
+
+/**
+ * What of an answer may carry fn-pinner's words: pods (its patch, annotations), Status messages (its
+ * denials) and warnings. Secrets are left out: their data is the Docker config, by design.
+ */
+function relayedByApiserver(answer: KubeResponse): unknown[] {
+  const body = answer.body;
+  const kind = typeof body === 'object' && body !== null ? body.kind : undefined;
+  const kept: unknown[] = [...answer.warnings];
+  if (kind === 'Pod' || kind === 'PodList') kept.push(body);
+  else if (kind === 'Status') kept.push(body.message);
+  return kept;
 }
 
 function writeKubeconfig(p: KubeParts, user: string, token: string): string {

@@ -1,10 +1,10 @@
-import { createLogger } from '../../src/logging.js';
 import type { Logger } from '../../src/logging.js';
 import { createMetrics } from '../../src/metrics.js';
 import type { SecretApi } from '../../src/kube/client.js';
 import { PullSecretSync } from '../../src/secrets/sync.js';
 import type { PullSecretSyncOptions } from '../../src/secrets/sync.js';
 import { DockerConfigSource } from '../../src/sources/docker-config.js';
+import { captureLogger } from './capture-logger.js';
 
 export interface TestPullSecretSync {
   sync: PullSecretSync;
@@ -23,7 +23,7 @@ export function pullSecretSync(
   file: string,
   extra: Partial<Omit<PullSecretSyncOptions, 'api' | 'source'>> & { log?: Logger } = {},
 ): TestPullSecretSync {
-  const log = extra.log ?? createLogger({ level: 'silent' });
+  const log = extra.log ?? captureLogger('info').log;
   const source = new DockerConfigSource({ file, required: true, log, pollMs: 200 });
   const sync = new PullSecretSync({
     name: 'auth-secret',

@@ -18,6 +18,7 @@ import { Agent, request } from 'undici';
 import { stringify } from 'yaml';
 import { generateCa, generateServingCert } from '../../src/tls/certs.js';
 import type { CertKeyPair } from '../../src/tls/certs.js';
+import { knownCredential } from './leak-scan.js';
 import { freePort } from './ports.js';
 import { startTokenServer } from './token-server.js';
 import type { TokenServer, TokenServerOptions } from './token-server.js';
@@ -91,7 +92,9 @@ export async function startRegistry(
     );
   }
   const username = opts.username ?? 'testuser';
-  const password = opts.password ?? 'testpass';
+  // Distinctive, so that the leak scan can tell it from ordinary text wherever it turns up.
+  const password = opts.password ?? `testpass-${randomBytes(6).toString('hex')}`;
+  knownCredential(username, password, `registry (${kind})`);
   const dir = mkdtempSync(join(tmpdir(), 'fn-pinner-test-'));
   const extras: Partial<TestRegistry> = {};
   let dispatcher: Agent | undefined;

@@ -4,6 +4,7 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { generateCa } from '../../src/tls/certs.js';
+import { knownCredential, knownToken } from './leak-scan.js';
 import { closeServer } from './ports.js';
 
 /**
@@ -19,7 +20,7 @@ export interface TokenScope {
 }
 
 export interface TokenServerOptions {
-  /** Default { testuser: 'testpass' }. */
+  /** Default { testuser: 'testpass-<random hex>' }. */
   users?: Record<string, string>;
   /** Must equal the registry's auth.token.issuer. Default 'test-issuer'. */
   issuer?: string;
@@ -77,14 +78,16 @@ export async function startTokenServer(opts: TokenServerOptions = {}): Promise<T
   };
   const log: TokenRequestLog[] = [];
   const state = {
-    users: opts.users ?? { testuser: 'testpass' },
+    users: opts.users ?? { testuser: `testpass-${randomUUID().slice(0, 12)}` },
     issuer: opts.issuer ?? 'test-issuer',
     expiresIn: opts.expiresIn ?? 300,
     fields: opts.responseFields ?? 'both',
     grant: opts.grant ?? defaultGrant,
   };
+  for (const [user, password] of Object.entries(state.users))
+    knownCredential(user, password, 'token server user');
   const issue: TokenServer['issue'] = (c) =>
-    signJwt(signer, {
+    signJwtKnown(signer, {
       iss: state.issuer,
       sub: c.user ?? '',
       aud: c.service ?? opts.service ?? 'test-registry',
@@ -223,6 +226,11 @@ function signJwt(
   };
   const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
   return `${input}.${sign('sha256', Buffer.from(input), signer.key).toString('base64url')}`;
+}
+
+/** Every token handed out is a secret the leak scan looks for. */
+function signJwtKnown(signer: Signer, c: Parameters<typeof signJwt>[1]): string {
+  return knownToken(signJwt(signer, c), `token-server token for ${c.sub || 'anonymous'}`);
 }
 
 function b64url(text: string): string {

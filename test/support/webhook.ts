@@ -11,6 +11,7 @@ import type { RunningWebhook } from '../../src/app/webhook.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { RawOptions } from '../../src/config/load.js';
 import { createLogger } from '../../src/logging.js';
+import { captured } from './leak-scan.js';
 
 export interface TestWebhook extends RunningWebhook {
   url: string;
@@ -44,6 +45,12 @@ export async function startTestWebhook(
   const webhook = await startWebhook(config, createLogger(config.log, sink), overrides);
   const dispatcher = new Agent({ connect: { ca: webhook.caPem } });
   const url = `https://127.0.0.1:${webhook.port}`;
+  const answers: unknown[] = [];
+  const endpoints: Record<string, string> = {};
+  const where = `fn-pinner serve on :${webhook.port}`;
+  captured(`${where} logs`, () => logs);
+  captured(`${where} AdmissionReview answers`, () => answers);
+  captured(`${where} /metrics and /readyz at stop`, () => endpoints);
   return {
     ...webhook,
     url,
@@ -57,13 +64,28 @@ export async function startTestWebhook(
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(body),
       });
-      return { status: res.statusCode, body: await res.body.json() };
+      const answer = { status: res.statusCode, body: await res.body.json() };
+      answers.push(answer.body);
+      return answer;
     },
     async stop() {
+      // What a scrape and a probe would have shown at the end, for the leak scan.
+      for (const path of ['/metrics', '/readyz']) {
+        endpoints[path] = await get(`${url}${path}`, dispatcher);
+      }
       await dispatcher.close();
       await webhook.close(1000);
       rmSync(home, { recursive: true, force: true });
       rmSync(certDir, { recursive: true, force: true });
     },
   };
+}
+
+async function get(url: string, dispatcher: Agent): Promise<string> {
+  try {
+    const res = await request(url, { dispatcher, headersTimeout: 10_000, bodyTimeout: 10_000 });
+    return await res.body.text();
+  } catch (err) {
+    return `(no answer: ${(err as Error).message})`;
+  }
 }

@@ -681,6 +681,33 @@ describe('decide: reinvocation on an already-mutated pod', () => {
       },
     ]);
   });
+
+  it.each([
+    ['a JSON boolean', 'true', {}],
+    ['null', 'null', {}],
+    ['an array', '["x"]', {}],
+    ['a number', '42', {}],
+    ['not JSON', '{', {}],
+    ['an object with a non-string entry', '{"function":5,"old":"img:v0"}', { old: 'img:v0' }],
+  ])(
+    'pins a pod whose original-images annotation holds %s, writing the annotation afresh',
+    async (_label, garbage, kept) => {
+      const review = fixture('pod-create.json');
+      const pod = podOf(review);
+      pod.metadata!.annotations = { ...pod.metadata!.annotations, 'fn-pinner.io/original-images': garbage };
+      const { deps } = setup();
+
+      const decision = await decide(review.request, deps);
+
+      expect(decision.reason).toBe(Reason.Patched);
+      const annotation = patched(review, decision).metadata!.annotations!['fn-pinner.io/original-images']!;
+      expect(JSON.parse(annotation)).toEqual({
+        ...kept,
+        'copy-wrapper-server': WRAPPER,
+        function: SET_NAMESPACE,
+      });
+    },
+  );
 });
 
 // ---------------------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 
 import { createMetrics } from '../../src/metrics.js';
 import { KubeApiError } from '../../src/kube/client.js';
+import type { SecretObject } from '../../src/kube/client.js';
 import { FakeSecrets } from '../support/fake-secrets.js';
 import { reconcileSecret } from '../../src/secrets/reconcile.js';
 import type { PullSecretSync } from '../../src/secrets/sync.js';
@@ -16,6 +17,8 @@ const CONFIG = Buffer.from(
 const b64 = (b: Buffer): string => b.toString('base64');
 
 const target = { namespace: 'fns', name: 'auth-secret', content: CONFIG };
+const OURS = { name: 'auth-secret', namespace: 'fns' };
+const MANAGED = { 'app.kubernetes.io/managed-by': 'fn-pinner' };
 
 describe('reconcileSecret', () => {
   it('creates a missing Secret as kubernetes.io/dockerconfigjson with the managed-by label', async () => {
@@ -36,17 +39,22 @@ describe('reconcileSecret', () => {
     expect(api.calls).toEqual(['read']);
   });
 
-  it('updates changed content, keeping labels someone else added', async () => {
+  it('updates changed content, keeping labels and annotations someone else added', async () => {
     const api = new FakeSecrets();
     api.put({
-      metadata: { name: 'auth-secret', namespace: 'fns', labels: { team: 'a' } },
+      metadata: {
+        name: 'auth-secret',
+        namespace: 'fns',
+        labels: { team: 'a' },
+        annotations: { 'backup.example.com/last': '2026-11-30' },
+      },
       type: 'kubernetes.io/dockerconfigjson',
       data: { '.dockerconfigjson': 'e30=' },
     });
     expect(await reconcileSecret(api, target)).toBe('updated');
-    expect(api.store.get('fns/auth-secret')!.metadata.labels).toEqual({
-      team: 'a',
-      'app.kubernetes.io/managed-by': 'fn-pinner',
+    expect(api.store.get('fns/auth-secret')!.metadata).toMatchObject({
+      labels: { team: 'a', 'app.kubernetes.io/managed-by': 'fn-pinner' },
+      annotations: { 'backup.example.com/last': '2026-11-30' },
     });
   });
 
@@ -57,12 +65,59 @@ describe('reconcileSecret', () => {
     expect(api.store.get('fns/auth-secret')!.data).toEqual({ '.dockerconfigjson': b64(CONFIG) });
   });
 
-  it('recreates a Secret of the wrong type, since type is immutable', async () => {
+  it('recreates a Secret of the wrong type it manages, since type is immutable', async () => {
     const api = new FakeSecrets();
-    api.put({ metadata: { name: 'auth-secret', namespace: 'fns' }, type: 'Opaque', data: { x: 'eQ==' } });
+    api.put({ metadata: { ...OURS, labels: MANAGED }, type: 'Opaque', data: { x: 'eQ==' } });
     expect(await reconcileSecret(api, target)).toBe('recreated');
     expect(api.calls).toEqual(['read', 'delete', 'create']);
     expect(api.store.get('fns/auth-secret')!.type).toBe('kubernetes.io/dockerconfigjson');
+  });
+
+  it('deletes a wrong-type Secret only as it was read: uid and resourceVersion preconditions', async () => {
+    const api = new FakeSecrets();
+    const read = api.put({ metadata: { ...OURS, labels: MANAGED }, type: 'Opaque' });
+    // Someone edits it between our read and our delete: the delete must not go through blind.
+    api.before.push({ op: 'delete', run: () => void api.put({ ...read, data: { edited: 'eQ==' } }) });
+    expect(await reconcileSecret(api, target)).toBe('recreated');
+    expect(api.calls).toEqual(['read', 'delete', 'read', 'delete', 'create']);
+    expect(api.deletes).toEqual([
+      { uid: read.metadata.uid, resourceVersion: read.metadata.resourceVersion },
+      { uid: read.metadata.uid, resourceVersion: String(Number(read.metadata.resourceVersion) + 1) },
+    ]);
+  });
+
+  it('refuses to delete a same-named Secret of another type that it does not manage, naming it', async () => {
+    const api = new FakeSecrets();
+    const theirs = api.put({
+      metadata: { ...OURS, labels: { team: 'a' } },
+      type: 'Opaque',
+      data: { x: 'eQ==' },
+    });
+    const refused = reconcileSecret(api, target);
+    await expect(refused).rejects.toThrow(
+      'sync pull secret fns/auth-secret: a Secret of that name exists with type "Opaque" and is not managed ' +
+        'by fn-pinner (no label app.kubernetes.io/managed-by=fn-pinner); refusing to delete it. Remove it, or ' +
+        'choose another name with --registry-auth-secret-name',
+    );
+    await expect(refused).rejects.toMatchObject({ code: 'SECRET_UNAVAILABLE', temporary: false });
+    expect(api.calls).toEqual(['read']);
+    expect(api.store.get('fns/auth-secret')).toEqual(theirs);
+  });
+
+  it('leaves alone a Secret that someone else put in place of ours between the read and the delete', async () => {
+    const api = new FakeSecrets();
+    api.put({ metadata: { ...OURS, labels: MANAGED }, type: 'Opaque' });
+    let theirs: SecretObject | undefined;
+    api.before.push({
+      op: 'delete',
+      run: () => {
+        api.store.delete('fns/auth-secret');
+        theirs = api.put({ metadata: { ...OURS }, type: 'Opaque', data: { team: 'eQ==' } });
+      },
+    });
+    await expect(reconcileSecret(api, target)).rejects.toThrow(/not managed by fn-pinner/);
+    expect(api.calls).toEqual(['read', 'delete', 'read']);
+    expect(api.store.get('fns/auth-secret')).toEqual(theirs);
   });
 
   it('re-reads and reconciles on a 409 Conflict from a concurrent writer', async () => {
@@ -163,6 +218,25 @@ describe('PullSecretSync', () => {
       'ensure pull secret fns/auth-secret: it does not exist, and a dry run does not create it',
     );
     expect(api.calls.filter((c) => c !== 'read')).toEqual([]);
+  });
+
+  it('reports a same-named Secret it does not manage (readiness, pods), and takes over once it is gone', async () => {
+    const api = new FakeSecrets();
+    api.put({ metadata: { ...OURS }, type: 'Opaque', data: { x: 'eQ==' } });
+    const sync = syncWith(api, configFile(CONFIG));
+    await expect(sync.syncNow()).rejects.toThrow(/not managed by fn-pinner/);
+    expect(sync.notReadyReason()).toMatch(
+      /^pull secret: sync pull secret fns\/auth-secret: a Secret of that name exists with type "Opaque"/,
+    );
+    await expect(sync.ensure({ dryRun: false, namespace: 'fns' })).rejects.toThrow(
+      /^ensure pull secret fns\/auth-secret: sync pull secret fns\/auth-secret: .*refusing to delete it/,
+    );
+    expect(api.deletes).toEqual([]);
+    // Its owner removes it: the next sync (the resync, in a running webhook) creates ours.
+    api.store.delete('fns/auth-secret');
+    await sync.syncNow();
+    expect(api.store.get('fns/auth-secret')).toMatchObject({ type: 'kubernetes.io/dockerconfigjson' });
+    expect(sync.notReadyReason()).toBeUndefined();
   });
 
   it('ensure() syncs on demand for a real create, and refuses namespaces it does not manage', async () => {
