@@ -4,7 +4,7 @@ import { ImageResolver } from '../src/images/resolver.js';
 import type { Resolution } from '../src/images/resolver.js';
 import { createMetrics } from '../src/metrics.js';
 import type { Metrics } from '../src/metrics.js';
-import { RegistryClient, Transport } from '../src/registry/index.js';
+import { RegistryClient, RegistryTransport } from '../src/registry/index.js';
 import type { PushedImage } from '../test/support/images.js';
 import { benchConfig, expectThat, imageRef, matches, newStack, timed } from './setup.js';
 import type { BenchEnv, Section } from './setup.js';
@@ -100,12 +100,11 @@ async function stackPerCall(env: BenchEnv, work: readonly Pushed[]): Promise<Out
 async function resolverPerCall(env: BenchEnv, work: readonly Pushed[]): Promise<Outcome> {
   const config = benchConfig(env);
   const metrics = createMetrics();
-  const transport = new Transport(config.registry);
+  const transport = new RegistryTransport(config.registry, { metrics, log: env.log });
   const client = new RegistryClient({
     transport,
     keychain: createKeychain(config, env.log),
     options: config.registry,
-    metrics,
     log: env.log,
   });
   const resolvers = work.map(

@@ -5,7 +5,7 @@ import type { Logger } from './logging.js';
 import type { Metrics } from './metrics.js';
 import { DockerConfigKeychain, RoutingKeychain, createDefaultKeychain } from './registry/auth/index.js';
 import type { Keychain } from './registry/auth/index.js';
-import { RegistryClient, Transport } from './registry/index.js';
+import { RegistryClient, RegistryTransport } from './registry/index.js';
 
 /** The resolver and what it stands on, wired from configuration. Shared by `serve`, `mutate` and `resolve`. */
 export interface ResolverStack {
@@ -38,15 +38,20 @@ export function createKeychain(config: Config, log: Logger): Keychain {
 }
 
 export function createResolverStack(config: Config, log: Logger, metrics: Metrics): ResolverStack {
-  const transport = new Transport(config.registry);
   const keychain = createKeychain(config, log);
-  const client = new RegistryClient({ transport, keychain, options: config.registry, metrics, log });
+  const transport = new RegistryTransport(config.registry, {
+    metrics,
+    log,
+    configuredHosts: () => keychain.registryHosts?.() ?? [],
+  });
+  const client = new RegistryClient({ transport, keychain, options: config.registry, log });
   const cache = new MetadataCache(config.cache);
   const resolver = new ImageResolver({
     client,
     cache,
     options: config.resolver,
     registryOptions: config.registry,
+    tagTtlMs: config.cache.tagTtlMs,
     metrics,
     log,
   });

@@ -10,13 +10,13 @@ export function createMetrics(registry: Registry = new Registry()): Metrics {
     registry,
     registryRequests: new Counter({
       name: 'fn_pinner_registry_requests_total',
-      help: 'HTTP requests sent to registries and token services',
-      labelNames: ['host', 'kind', 'method', 'status'] as const,
+      help: 'HTTP requests sent to registries and token services, by registry (its host when configuration names it, else other)',
+      labelNames: ['registry', 'kind', 'method', 'status'] as const,
       registers,
     }),
     cacheLookups: new Counter({
       name: 'fn_pinner_cache_lookups_total',
-      help: 'Image metadata cache lookups by tier (tag, manifest, config) and result (hit, miss, revalidated)',
+      help: 'Image metadata cache lookups by tier (tag, manifest, config) and result (hit, miss, revalidated, stale)',
       labelNames: ['tier', 'result'] as const,
       registers,
     }),
@@ -82,7 +82,7 @@ export function createMetrics(registry: Registry = new Registry()): Metrics {
 
 export interface Metrics {
   registry: Registry;
-  registryRequests: Counter<'host' | 'kind' | 'method' | 'status'>;
+  registryRequests: Counter<'registry' | 'kind' | 'method' | 'status'>;
   cacheLookups: Counter<'tier' | 'result'>;
   singleFlightJoins: Counter;
   resolutions: Counter<'outcome'>;

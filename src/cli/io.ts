@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 
 import type { Setting } from '../config.js';
 import { FnPinnerError, reasonText } from '../errors.js';
+import { boundLine } from '../util/text.js';
 
 /** What commands touch of the process, injected so tests can run the CLI in-process. */
 export interface CliIo {
@@ -33,5 +34,5 @@ export function failLine(image: string, err: unknown): string {
   const prefix = `resolve ${image}: `;
   const detail = message.startsWith(prefix) ? message.slice(prefix.length) : message;
   const reason = err instanceof FnPinnerError ? `${reasonText[err.code]}: ` : '';
-  return `fn-pinner: resolve ${image} failed: ${reason}${detail}\n`;
+  return `${boundLine(`fn-pinner: resolve ${image} failed: ${reason}${detail}`)}\n`;
 }

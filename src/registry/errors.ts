@@ -1,7 +1,8 @@
 import { FnPinnerError } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
-import type { HttpRequest, HttpResponse } from './transport.js';
-import { header, redactUrl } from './transport.js';
+import { truncate } from '../util/text.js';
+import type { HttpRequest, HttpResponse } from './transport/types.js';
+import { header, redactUrl } from './transport/types.js';
 
 /** Registry error codes from the distribution spec that map one-to-one onto ours. */
 const SPEC_CODES: Record<string, ErrorCode> = {
@@ -21,17 +22,26 @@ interface SpecError {
   message?: string;
 }
 
-function specErrors(body: Buffer): SpecError[] {
+/** The first spec error, with its code and message as bounded strings (registries write what they like). */
+function firstSpecError(body: Buffer): SpecError | undefined {
+  let parsed: unknown;
   try {
-    const parsed = JSON.parse(body.toString('utf8')) as { errors?: unknown };
-    return Array.isArray(parsed.errors) ? (parsed.errors as SpecError[]) : [];
+    parsed = JSON.parse(body.toString('utf8'));
   } catch {
-    return [];
+    return undefined;
   }
+  const errors = (parsed as { errors?: unknown } | null)?.errors;
+  const first: unknown = Array.isArray(errors) ? errors[0] : undefined;
+  if (typeof first !== 'object' || first === null) return undefined;
+  const { code, message } = first as { code?: unknown; message?: unknown };
+  return {
+    code: typeof code === 'string' ? truncate(code, 64) : undefined,
+    message: typeof message === 'string' ? truncate(message, 200) : undefined,
+  };
 }
 
 function codeFor(status: number, first: SpecError | undefined, notFound: ErrorCode): ErrorCode {
-  const fromSpec = first?.code ? SPEC_CODES[first.code] : undefined;
+  const fromSpec = first?.code && Object.hasOwn(SPEC_CODES, first.code) ? SPEC_CODES[first.code] : undefined;
   if (fromSpec) return fromSpec;
   if (status === 401) return 'UNAUTHORIZED';
   if (status === 403) return 'DENIED';
@@ -67,8 +77,7 @@ export function responseError(
   res: HttpResponse,
   notFound: ErrorCode,
 ): RegistryHttpError {
-  const errors = specErrors(res.body);
-  const first = errors[0];
+  const first = firstSpecError(res.body);
   const code = codeFor(res.status, first, notFound);
   const detail = first ? `${first.code ?? ''}${first.message ? `: ${first.message}` : ''}` : '';
   const message = `${req.what}: ${req.method} ${redactUrl(req.url)}: ${res.status}${detail ? ` ${detail}` : ''}`;

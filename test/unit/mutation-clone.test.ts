@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
+import { DEFAULT_MUTATION_LIMITS } from '../../src/options.js';
 
 import { mutatePod } from '../../src/mutation/pod.js';
 import type { Pod } from '../../src/mutation/types.js';
@@ -31,6 +32,7 @@ describe('mutatePod', () => {
     const result = await mutatePod(original, source, {
       commandPrefix: ['/w'],
       defaultPlatform: { os: 'linux', architecture: 'amd64' },
+      limits: DEFAULT_MUTATION_LIMITS,
       pullSecret: { name: 'auth-secret', defaultRegistries: ['gcr.io/kpt-fn/'] },
     });
     expect(original).toEqual(snapshot);

@@ -171,6 +171,10 @@ export class DockerConfigKeychain implements Keychain {
     return dedupe(matchingEntries(entries, ref).map((e) => e.credential));
   }
 
+  registryHosts(): string[] {
+    return this.files.flatMap((f) => f.entries.filter((e) => !e.key.wildcard).map((e) => e.key.host));
+  }
+
   /** What was ignored on purpose in the files as last loaded (credential helpers, empty entries). */
   get warnings(): string[] {
     return this.files.flatMap((f) => f.warnings);

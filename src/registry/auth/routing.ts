@@ -98,4 +98,9 @@ export class RoutingKeychain implements Keychain {
   resolve(ref: ImageReference): Credential[] {
     return this.keychainFor(ref).resolve(ref);
   }
+
+  registryHosts(): string[] {
+    const custom = this.privateRegistriesEnabled ? (this.custom?.registryHosts?.() ?? []) : [];
+    return [...custom, ...(this.fallback.registryHosts?.() ?? [])];
+  }
 }
