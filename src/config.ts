@@ -2,11 +2,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import type { LoggingOptions } from './logging.js';
-import { DEFAULT_REGISTRY_OPTIONS, DEFAULT_RESOLVER_OPTIONS } from './options.js';
+import { DEFAULT_REGISTRY_OPTIONS, DEFAULT_RESOLVER_OPTIONS, DEFAULT_REVIEW_LIMITS } from './options.js';
 import type { CacheOptions, RegistryOptions, ResolverOptions } from './options.js';
 import { parsePlatform } from './reference/platform.js';
+import { normalizeRegistryHost } from './reference/host.js';
 import type { KeychainEnv } from './registry/auth/keychain.js';
 import { normalizeImagePrefix } from './registry/auth/routing.js';
+import { parseAccessPattern } from './registry/transport/policy.js';
+import { assertPemCertificates } from './tls/pem.js';
 
 /**
  * The only module that reads flags and the environment. Every setting has a flag and an environment
@@ -61,6 +64,41 @@ function prefixesOf(ctx: Ctx): string[] {
   });
 }
 
+/** Access-policy patterns, each checked here so a typo is a config problem, not a surprise later. */
+function patternsOf(ctx: Ctx, key: string): string[] {
+  const setting = bySetting(ctx.settings, key);
+  return listOf(ctx, key).filter((pattern) => {
+    try {
+      parseAccessPattern(pattern);
+      return true;
+    } catch (err) {
+      ctx.problems.add(setting, (err as Error).message);
+      return false;
+    }
+  });
+}
+
+function hostsOf(ctx: Ctx, key: string): string[] {
+  const hosts = listOf(ctx, key);
+  for (const host of hosts) {
+    if (!/^[a-z0-9.-]+(:\d+)?$|^\[[0-9a-f:]+\](:\d+)?$/i.test(host)) {
+      ctx.problems.add(bySetting(ctx.settings, key), `${JSON.stringify(host)} is not HOST[:PORT]`);
+    }
+  }
+  return hosts.map(normalizeRegistryHost);
+}
+
+/** A PEM bundle whose certificates all parse; anything else is a config problem. */
+function checkPem(setting: Setting, pem: string, file: string, problems: Problems): boolean {
+  try {
+    assertPemCertificates(pem, file);
+    return true;
+  } catch (err) {
+    problems.add(setting, (err as Error).message);
+    return false;
+  }
+}
+
 function keychainEnv(env: NodeJS.ProcessEnv): KeychainEnv {
   return {
     DOCKER_CONFIG: env.DOCKER_CONFIG,
@@ -79,9 +117,7 @@ export function loadResolveConfig(opts: RawOptions, env: NodeJS.ProcessEnv): Con
   const caSetting = bySetting(settings, 'caFile');
   const caFile = raw(caSetting, opts, env) as string | undefined;
   const caPem = readFileSetting(caSetting, caFile, problems);
-  if (caPem !== undefined && !caPem.includes('-----BEGIN CERTIFICATE-----')) {
-    problems.add(caSetting, `${caFile} holds no PEM certificate`);
-  }
+  if (caPem !== undefined) checkPem(caSetting, caPem, caFile ?? '', problems);
   const dockerConfig = raw(bySetting(settings, 'dockerConfig'), opts, env) as string | undefined;
   problems.throwIfAny();
   return {
@@ -112,28 +148,34 @@ function loadRegistryConfig(ctx: {
   const level = String(raw(bySetting(settings, 'logLevel'), opts, env));
   if (!LOG_LEVELS.has(level))
     problems.add(bySetting(settings, 'logLevel'), `unknown level ${JSON.stringify(level)}`);
-  const insecure = listOf(ctx, 'insecureRegistry');
-  for (const host of insecure) {
-    if (!/^[a-z0-9.-]+(:\d+)?$|^\[[0-9a-f:]+\](:\d+)?$/i.test(host)) {
-      problems.add(bySetting(settings, 'insecureRegistry'), `${JSON.stringify(host)} is not HOST[:PORT]`);
-    }
-  }
+  const insecure = hostsOf(ctx, 'insecureRegistry');
+  const defaultRegistries = prefixesOf(ctx);
   return {
     logging: { level },
     registry: {
       ...DEFAULT_REGISTRY_OPTIONS,
       insecureRegistries: insecure,
+      configuredRegistries: defaultRegistries.map((p) => p.slice(0, p.indexOf('/'))),
+      registryAllow: patternsOf(ctx, 'registryAllow'),
+      registryDeny: patternsOf(ctx, 'registryDeny'),
+      tokenRealmAllow: hostsOf(ctx, 'tokenRealmAllow'),
       requestTimeoutMs: numberOf(ctx, 'requestTimeout', { min: 0.001 }) * 1000,
     },
     cache: {
       maxImages: numberOf(ctx, 'cacheMaxImages', { min: 1, integer: true }),
+      maxBytes: numberOf(ctx, 'cacheMaxBytes', { min: 1024, integer: true }),
       tagTtlMs: numberOf(ctx, 'tagTtl', { min: 0 }) * 1000,
     },
-    resolver: { platform, deadlineMs: numberOf(ctx, 'resolveTimeout', { min: 0.001 }) * 1000 },
+    resolver: {
+      ...DEFAULT_RESOLVER_OPTIONS,
+      platform,
+      deadlineMs: numberOf(ctx, 'resolveTimeout', { min: 0.001 }) * 1000,
+      maxRequestsPerReview: numberOf(ctx, 'reviewMaxRegistryRequests', { min: 1, integer: true }),
+    },
     auth: {
       enablePrivateRegistries: false,
       registryAuthSecretPath: '',
-      defaultRegistries: prefixesOf(ctx),
+      defaultRegistries,
       keychainEnv: keychainEnv(env),
     },
   };
@@ -161,8 +203,8 @@ function registryCa(ctx: Ctx): { caPem?: string; caSource?: string } {
     const file = path.join(dir, name);
     if (!fs.existsSync(file)) continue;
     const pem = readFileSetting(setting, file, ctx.problems);
-    if (pem?.includes('-----BEGIN CERTIFICATE-----')) return { caPem: pem, caSource: file };
-    ctx.problems.add(setting, `${file} holds no PEM certificate`);
+    if (pem !== undefined && checkPem(setting, pem, file, ctx.problems))
+      return { caPem: pem, caSource: file };
     return {};
   }
   ctx.problems.add(setting, `neither ca.crt nor ca.pem found in ${dir}`);
@@ -208,6 +250,7 @@ function loadAdmissionParts(ctx: Ctx): AdmissionConfig {
       mutation: {
         commandPrefix: commandPrefixOf(ctx),
         defaultPlatform: base.resolver.platform,
+        limits: { ...DEFAULT_REVIEW_LIMITS, maxRequestsPerReview: base.resolver.maxRequestsPerReview },
         ...(privateRegistries
           ? { pullSecret: { name: pullSecretName, defaultRegistries: base.auth.defaultRegistries } }
           : {}),

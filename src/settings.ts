@@ -4,6 +4,7 @@ import {
   DEFAULT_REGISTRY_PREFIXES,
   DEFAULT_RESOLVER_OPTIONS,
 } from './options.js';
+import { BUILTIN_DENY } from './registry/transport/policy.js';
 
 /**
  * Every flag, with its environment variable and default. src/config.ts reads them; the CLI registers
@@ -55,6 +56,13 @@ export const REGISTRY_SETTINGS: Setting[] = [
     default: String(DEFAULT_CACHE_OPTIONS.maxImages),
   },
   {
+    key: 'cacheMaxBytes',
+    flag: '--cache-max-bytes <n>',
+    env: 'FN_PINNER_CACHE_MAX_BYTES',
+    description: "bound on the metadata cache's estimated size in bytes (LRU)",
+    default: String(DEFAULT_CACHE_OPTIONS.maxBytes),
+  },
+  {
     key: 'tagTtl',
     flag: '--tag-ttl <seconds>',
     env: 'FN_PINNER_TAG_TTL',
@@ -74,6 +82,35 @@ export const REGISTRY_SETTINGS: Setting[] = [
     env: 'FN_PINNER_REQUEST_TIMEOUT',
     description: 'timeout for one registry HTTP call',
     default: String(DEFAULT_REGISTRY_OPTIONS.requestTimeoutMs / 1000),
+  },
+  {
+    key: 'registryAllow',
+    flag: '--registry-allow <pattern>',
+    env: 'FN_PINNER_REGISTRY_ALLOW',
+    description:
+      'when given, only matching hosts are contacted: host, host:port, *.domain or CIDR (repeatable; env: comma-separated)',
+    repeatable: true,
+  },
+  {
+    key: 'registryDeny',
+    flag: '--registry-deny <pattern>',
+    env: 'FN_PINNER_REGISTRY_DENY',
+    description: `never contacted, like the built-in ${BUILTIN_DENY.join(', ')} (repeatable)`,
+    repeatable: true,
+  },
+  {
+    key: 'tokenRealmAllow',
+    flag: '--token-realm-allow <host[:port]>',
+    env: 'FN_PINNER_TOKEN_REALM_ALLOW',
+    description: "token realm trusted beyond the registry's own host and registrable domain (repeatable)",
+    repeatable: true,
+  },
+  {
+    key: 'reviewMaxRegistryRequests',
+    flag: '--review-max-registry-requests <n>',
+    env: 'FN_PINNER_REVIEW_MAX_REGISTRY_REQUESTS',
+    description: 'registry requests one review (or one resolve) may send, retries and tokens included',
+    default: String(DEFAULT_RESOLVER_OPTIONS.maxRequestsPerReview),
   },
   {
     key: 'logLevel',
