@@ -2,12 +2,16 @@
 # Installs what the test suites need on a fresh Debian (bookworm) machine, as root:
 #   - docker-registry: the CNCF distribution registry the integration tests run (plain, htpasswd, TLS, token)
 #   - apache2-utils: htpasswd, to write the bcrypt password file the registry reads
+#   - iproute2 (ip) and util-linux (unshare): the access-policy tests run in a throwaway network namespace
+#     holding 169.254.169.254 on its loopback
 # Idempotent: packages already present are not fetched again.
 set -euo pipefail
 
 need=()
 command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
 command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 
 if [ "${#need[@]}" -gt 0 ]; then
   SUDO=""

@@ -121,9 +121,6 @@ export async function startHostileRegistry(
   Object.assign(reg, {
     url: `http://${hostPart}:${port}`,
     host: `${hostPart}:${port}`,
-    get connections() {
-      return state.connections;
-    },
     requests: state.requests,
     addImage,
     addIndex: (repo: string, tag: string, platforms: number) =>
@@ -133,7 +130,7 @@ export async function startHostileRegistry(
     challenge: undefined,
     token: {},
     intercept: undefined,
-    reset: () => {
+    reset: (): void => {
       state.requests.splice(0);
       state.connections = 0;
     },
@@ -142,6 +139,8 @@ export async function startHostileRegistry(
       await closeServer(server);
     },
   });
+  // A getter, not a copied value (Object.assign would read it once).
+  Object.defineProperty(reg, 'connections', { get: () => state.connections, enumerable: true });
   return reg;
 }
 
