@@ -1,4 +1,5 @@
 import { FnPinnerError } from '../errors.js';
+import { quote } from '../util/text.js';
 import { DOCKER_HUB, apiHostOf, normalizeRegistryHost } from './host.js';
 
 export { DOCKER_HUB, DOCKER_HUB_API_HOST } from './host.js';
@@ -93,7 +94,7 @@ export class ImageReference implements ReferenceParts {
 }
 
 function bad(input: string, why: string): FnPinnerError {
-  return new FnPinnerError('BAD_REFERENCE', `parse image reference ${JSON.stringify(input)}: ${why}`);
+  return new FnPinnerError('BAD_REFERENCE', `parse image reference ${quote(input, 300)}: ${why}`);
 }
 
 function splitDigest(input: string): { rest: string; digest: string | undefined } {

@@ -22,13 +22,22 @@ interface SpecError {
   message?: string;
 }
 
+/** Error bodies are read only up to a cap, so a long one arrives cut: take what can still be read. */
+function fromPartialJson(text: string): SpecError | undefined {
+  const code = /"code"\s*:\s*"([A-Z_]{1,64})"/.exec(text)?.[1];
+  if (code === undefined) return undefined;
+  const message = /"message"\s*:\s*"((?:[^"\\]|\\.){0,200})/.exec(text)?.[1];
+  return { code, message };
+}
+
 /** The first spec error, with its code and message as bounded strings (registries write what they like). */
 function firstSpecError(body: Buffer): SpecError | undefined {
+  const text = body.toString('utf8');
   let parsed: unknown;
   try {
-    parsed = JSON.parse(body.toString('utf8'));
+    parsed = JSON.parse(text);
   } catch {
-    return undefined;
+    return fromPartialJson(text);
   }
   const errors = (parsed as { errors?: unknown } | null)?.errors;
   const first: unknown = Array.isArray(errors) ? errors[0] : undefined;
