@@ -62,6 +62,11 @@ export function createMetrics(registry: Registry = new Registry()): Metrics {
       labelNames: ['tier'] as const,
       registers,
     }),
+    cacheBytes: new Gauge({
+      name: 'fn_pinner_cache_bytes',
+      help: 'Estimated bytes held by the image metadata cache (bounded by --cache-max-bytes)',
+      registers,
+    }),
     httpRequests: new Counter({
       name: 'fn_pinner_http_requests_total',
       help: 'HTTP requests served, by route (a fixed set, so stray paths cannot explode cardinality) and status',
@@ -88,6 +93,7 @@ export interface Metrics {
   resolutions: Counter<'outcome'>;
   resolutionSeconds: Histogram<'cache'>;
   cacheEntries: Gauge<'tier'>;
+  cacheBytes: Gauge;
   admissionReviews: Counter<'reason'>;
   secretSyncs: Counter<'namespace' | 'result'>;
   secretLastSuccess: Gauge<'namespace'>;

@@ -86,9 +86,9 @@ export class ImageResolver {
     this.deps.metrics.resolutionSeconds.observe({ cache }, (performance.now() - started) / 1000);
     // Sizes only change when something was fetched.
     if (cache === 'hit' || cache === 'stale') return;
-    for (const [tier, n] of Object.entries(this.deps.cache.sizes())) {
-      this.deps.metrics.cacheEntries.set({ tier }, n);
-    }
+    const { bytes, ...entries } = this.deps.cache.sizes();
+    for (const [tier, n] of Object.entries(entries)) this.deps.metrics.cacheEntries.set({ tier }, n);
+    this.deps.metrics.cacheBytes.set(bytes);
   }
 
   /**

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 
 import type { RawOptions } from '../../src/config.js';
-import { writeDockerConfig } from '../support/cli.js';
+import { runCli, writeDockerConfig } from '../support/cli.js';
 import { startHostileRegistry } from '../support/hostile-registry.js';
 import type { HostileRegistry } from '../support/hostile-registry.js';
 import { settled, startReviewer } from '../support/reviewer.js';
@@ -248,6 +248,16 @@ describe('echoed text', () => {
     expect(d.response.warnings?.[0]).toContain('404 MANIFEST_UNKNOWN: xxx');
     const decision = r.logs.find((l) => l.msg === 'admission decision');
     expect(JSON.stringify(decision).length).toBeLessThan(8_192);
+  });
+
+  it('keeps the CLI to one stderr line under 2 KiB', async () => {
+    const body = JSON.stringify({ errors: [{ code: 'MANIFEST_UNKNOWN', message: 'y'.repeat(7_000_000) }] });
+    reg.intercept = (q) => (q.path.includes('/manifests/') ? { status: 404, body } : undefined);
+    const r = await runCli(['resolve', image('fn/app'), '--insecure-registry', reg.host]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(Buffer.byteLength(r.stderr)).toBeLessThan(2048);
+    expect(r.stderr).toContain('not found');
   });
 
   it('quotes an enormous image reference only in part', async () => {
