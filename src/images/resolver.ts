@@ -66,12 +66,14 @@ export class ImageResolver {
     const joinsBefore = this.flights.joins;
     try {
       const key = `${ref.canonical}|${formatPlatform(platform)}`;
-      const result = await this.flights.join(
+      const flight = this.flights.join(
         key,
         () => this.resolveOnce({ ref, ctx, fetched: false }, platform),
         ctx,
       );
+      // join() counts a join synchronously, before its first await.
       if (this.flights.joins > joinsBefore) this.deps.metrics.singleFlightJoins.inc();
+      const result = await flight;
       this.observe(started, result.cache, 'ok');
       return relabel(result, ref);
     } catch (err) {

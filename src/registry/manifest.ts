@@ -177,6 +177,13 @@ export interface ImageConfig {
   platform: Platform | undefined;
 }
 
+/** One shared empty argv: many images have no Cmd (or no Entrypoint). Callers copy, never mutate. */
+const NO_ARGV = Object.freeze([]) as unknown as string[];
+
+function argvOf(a: string[]): string[] {
+  return a.length === 0 ? NO_ARGV : a.map(own);
+}
+
 function argvBytes(argv: readonly string[]): number {
   return argv.reduce((n, a) => n + Buffer.byteLength(a) + 1, 0);
 }
@@ -210,5 +217,5 @@ export function parseImageConfig(
     );
   }
   // Copies with exact capacity: what the schema returned may have room to spare.
-  return { entrypoint: entrypoint.map(own), cmd: cmd.map(own), platform: platformOf(parsed.data) };
+  return { entrypoint: argvOf(entrypoint), cmd: argvOf(cmd), platform: platformOf(parsed.data) };
 }

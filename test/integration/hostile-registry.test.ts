@@ -202,7 +202,7 @@ describe('bounded work', () => {
 
   it('keeps at most maxConcurrentRequests registry requests in flight across reviews', async () => {
     reg.intercept = (q) => (q.path.includes('/manifests/') ? 'hang' : undefined);
-    const r = reviewer({ resolveTimeout: '2', reviewTimeout: '3' }, (c) => {
+    const r = reviewer({ resolveTimeout: '4', reviewTimeout: '5' }, (c) => {
       c.registry.maxConcurrentRequests = 2;
     });
     const reviews = Array.from({ length: 6 }, (_, i) => r.review([image(`fn/many${i}`)]));
