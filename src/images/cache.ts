@@ -107,19 +107,19 @@ export class MetadataCache {
   }
 
   manifest(ref: ImageReference, digest: string): ManifestResult | undefined {
-    return this.manifests.get(`${ref.name}@${digest}`);
+    return this.manifests.get(digestKey(ref, digest));
   }
 
   setManifest(ref: ImageReference, value: ManifestResult): void {
-    this.manifests.set(own(`${ref.name}@${value.digest}`), value);
+    this.manifests.set(own(digestKey(ref, value.digest)), value);
   }
 
   config(ref: ImageReference, digest: string): ImageConfig | undefined {
-    return this.configs.get(`${ref.name}@${digest}`);
+    return this.configs.get(digestKey(ref, digest));
   }
 
   setConfig(ref: ImageReference, digest: string, value: ImageConfig): void {
-    this.configs.set(own(`${ref.name}@${digest}`), value);
+    this.configs.set(own(digestKey(ref, digest)), value);
   }
 
   sizes(): { tag: number; manifest: number; config: number; bytes: number } {
@@ -137,6 +137,11 @@ export class MetadataCache {
     this.manifests.clear();
     this.configs.clear();
   }
+}
+
+/** `name@hex` for sha256 digests (the algorithm is implied), `name@algo:hex` for any other. */
+function digestKey(ref: ImageReference, digest: string): string {
+  return `${ref.name}@${digest.startsWith('sha256:') ? digest.slice(7) : digest}`;
 }
 
 function tagKey(ref: ImageReference): string {
