@@ -3,17 +3,25 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const layers = ['server', 'admission', 'mutation', 'images', 'registry'];
-/** Folders each layer must not import from (everything "above" it, plus the side modules it has no business with). */
+// Top to bottom: cli → app → config; then the request path server → admission → mutation → images → registry
+// → reference, with the side modules (secrets → kube, sources, tls, util) beside it.
+const wiring = ['cli', 'app', 'config'];
+const side = ['secrets', 'kube', 'sources'];
+/** Folders each one must not import from: everything "above" it, and side modules it has no business with. */
 const forbidden = {
-  reference: [...layers, 'secrets', 'tls', 'cli', 'config'],
-  registry: ['server', 'admission', 'mutation', 'images', 'secrets', 'cli', 'config'],
-  images: ['server', 'admission', 'mutation', 'secrets', 'cli', 'config'],
-  mutation: ['server', 'admission', 'secrets', 'cli', 'config'],
-  admission: ['server', 'cli', 'config'],
-  server: ['cli', 'config'],
-  secrets: ['server', 'admission', 'mutation', 'images', 'cli', 'config'],
-  tls: [...layers, 'secrets', 'cli', 'config'],
+  app: ['cli'],
+  config: ['cli', 'app', 'server', ...side],
+  server: [...wiring, ...side],
+  admission: [...wiring, 'server', ...side],
+  mutation: [...wiring, 'server', 'admission', ...side],
+  images: [...wiring, 'server', 'admission', 'mutation', ...side],
+  registry: [...wiring, 'server', 'admission', 'mutation', 'images', ...side],
+  reference: [...wiring, 'server', 'admission', 'mutation', 'images', 'registry', 'tls', ...side],
+  secrets: [...wiring, 'server', 'admission', 'mutation', 'images', 'registry', 'sources'],
+  kube: [...wiring, 'server', 'admission', 'mutation', 'images', 'registry', 'secrets', 'sources'],
+  sources: [...wiring, 'server', 'admission', 'mutation', 'images', 'secrets', 'kube'],
+  tls: [...wiring, 'server', 'admission', 'mutation', 'images', 'registry', ...side],
+  util: [...wiring, 'server', 'admission', 'mutation', 'images', 'registry', 'reference', 'tls', ...side],
 };
 
 const layerRules = Object.entries(forbidden).map(([folder, banned]) => ({
@@ -25,7 +33,7 @@ const layerRules = Object.entries(forbidden).map(([folder, banned]) => ({
         paths: [
           {
             name: '@kubernetes/client-node',
-            message: 'Only src/secrets/kube.ts talks to the Kubernetes API.',
+            message: 'Only src/kube/client.ts talks to the Kubernetes API.',
           },
         ],
         patterns: banned.map((b) => ({
@@ -38,7 +46,7 @@ const layerRules = Object.entries(forbidden).map(([folder, banned]) => ({
 }));
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'bin/**', '.tmp/**'] },
+  { ignores: ['dist/**', 'bundle/**', 'node_modules/**', 'coverage/**', 'bin/**', '.tmp/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -54,26 +62,40 @@ export default tseslint.config(
   {
     files: ['src/**/*.ts'],
     rules: {
-      complexity: ['error', { max: 12 }],
+      complexity: ['error', { max: 10 }],
       'max-depth': ['error', { max: 3 }],
       'max-params': ['error', { max: 4 }],
-      'max-lines': ['error', { max: 320, skipBlankLines: true, skipComments: true }],
+      'max-lines': ['error', { max: 250, skipBlankLines: true, skipComments: true }],
       '@typescript-eslint/explicit-function-return-type': ['error', { allowExpressions: true }],
       'no-restricted-properties': [
         'error',
-        { object: 'process', property: 'env', message: 'Only src/config.ts reads the environment.' },
-        { object: 'process', property: 'argv', message: 'Only src/config.ts and the CLI read arguments.' },
+        { object: 'process', property: 'env', message: 'Only src/config reads the environment.' },
+        { object: 'process', property: 'argv', message: 'Only the CLI entry reads arguments.' },
       ],
     },
   },
   ...layerRules,
   {
-    files: ['src/config.ts', 'src/cli/**/*.ts'],
+    // The process boundary: the CLI entry hands process.env to config as a plain object.
+    files: ['src/config/**/*.ts', 'src/cli/main.ts'],
     rules: { 'no-restricted-properties': 'off' },
   },
   {
-    files: ['src/secrets/kube.ts'],
+    files: ['src/kube/client.ts'],
     rules: { 'no-restricted-imports': 'off' },
+  },
+  {
+    // The registry layer is being redesigned (issue 8) and split there; until then it keeps the old limits.
+    files: ['src/registry/client.ts', 'src/registry/manifest.ts', 'src/images/resolver.ts'],
+    rules: {
+      complexity: ['error', { max: 12 }],
+      'max-lines': ['error', { max: 320, skipBlankLines: true, skipComments: true }],
+    },
+  },
+  {
+    // A table of declarations, one entry per setting: long by nature, and one file on purpose.
+    files: ['src/config/settings.ts'],
+    rules: { 'max-lines': 'off' },
   },
   {
     files: ['test/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts', '*.js'],

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -30,15 +30,24 @@ async function load(): Promise<{
   type Fn = (...a: unknown[]) => unknown;
   const mod = async (path: string, name: string): Promise<Fn> =>
     ((await import(join(src, path))) as Record<string, Fn>)[name]!;
-  const loadAdmissionConfig = await mod('config.ts', 'loadAdmissionConfig');
-  const createResolverStack = await mod('compose.ts', 'createResolverStack');
+  const opts: Json = { insecureRegistry: [host], logLevel: 'silent', tagTtl: '1' };
+  const env = { HOME: mkdtempSync(join(tmpdir(), 'fnp-bench-')) };
+  // Two layouts: src/config/ + src/app/ (settings declared once), or the older config.ts + compose.ts.
+  const layered = existsSync(join(src, 'config', 'load.ts'));
+  let config: Json & { admission: Json };
+  let createResolverStack: Fn;
+  if (layered) {
+    const loaded = (await mod('config/load.ts', 'loadConfig'))('mutate', opts, env) as Json;
+    const admission = (await mod('config/options.ts', 'admissionOptions'))(loaded) as Json;
+    config = Object.assign(loaded, { admission });
+    createResolverStack = await mod('app/resolver-stack.ts', 'createResolverStack');
+  } else {
+    config = (await mod('config.ts', 'loadAdmissionConfig'))(opts, env) as Json & { admission: Json };
+    createResolverStack = await mod('compose.ts', 'createResolverStack');
+  }
   const decide = await mod('admission/handler.ts', 'decide');
   const createLogger = await mod('logging.ts', 'createLogger');
   const createMetrics = await mod('metrics.ts', 'createMetrics');
-  const opts: Json = { insecureRegistry: [host], logLevel: 'silent', tagTtl: '1' };
-  const config = loadAdmissionConfig(opts, { HOME: mkdtempSync(join(tmpdir(), 'fnp-bench-')) }) as Json & {
-    admission: Json;
-  };
   const log = createLogger({ level: 'silent' });
   const stack = createResolverStack(config, log, createMetrics()) as Stack;
   const { PlatformMemo } = (await import(join(src, 'mutation/multiarch.ts'))) as {

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import type { ResolverStack } from '../src/compose.js';
+import type { ResolverStack } from '../src/app/resolver-stack.js';
 import type { CacheOutcome, Resolution } from '../src/images/resolver.js';
 import { createMetrics } from '../src/metrics.js';
 import type { Metrics } from '../src/metrics.js';

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 
 import { MetadataCache } from '../src/images/cache.js';
-import { DEFAULT_CACHE_OPTIONS, DEFAULT_REGISTRY_OPTIONS } from '../src/options.js';
+import { REGISTRY_OPTIONS as DEFAULT_REGISTRY_OPTIONS } from '../test/support/limits.js';
+
+const DEFAULT_CACHE_OPTIONS = { maxImages: 10_000, maxBytes: 32 * 1024 * 1024, tagTtlMs: 300_000 };
 import { ImageReference } from '../src/reference/reference.js';
 import { parseImageConfig, parseManifest, sha256 } from '../src/registry/index.js';
 import type { ImageConfig, ManifestResult } from '../src/registry/index.js';

@@ -2,10 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { createResolverStack } from '../src/compose.js';
-import type { ResolverStack } from '../src/compose.js';
-import { loadResolveConfig } from '../src/config.js';
-import type { Config } from '../src/config.js';
+import { createResolverStack } from '../src/app/resolver-stack.js';
+import type { ResolverStack } from '../src/app/resolver-stack.js';
+import { loadConfig } from '../src/config/load.js';
+import type { Config } from '../src/config/load.js';
 import type { Resolution } from '../src/images/resolver.js';
 import { createLogger } from '../src/logging.js';
 import type { Logger } from '../src/logging.js';
@@ -59,7 +59,8 @@ export async function startBenchEnv(): Promise<BenchEnv> {
 
 /** The `resolve` command's configuration: the proxy as an insecure (plain HTTP) registry, logging silenced. */
 export function benchConfig(env: BenchEnv, tagTtl = '300'): Config {
-  return loadResolveConfig(
+  return loadConfig(
+    'resolve',
     { insecureRegistry: [env.proxy.host], tagTtl, logLevel: 'silent' },
     { HOME: env.home },
   );

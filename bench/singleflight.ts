@@ -1,9 +1,10 @@
-import { createKeychain } from '../src/compose.js';
+import { cacheOptions, registryOptions, resolverOptions } from '../src/config/options.js';
 import { MetadataCache } from '../src/images/cache.js';
 import { ImageResolver } from '../src/images/resolver.js';
 import type { Resolution } from '../src/images/resolver.js';
 import { createMetrics } from '../src/metrics.js';
 import type { Metrics } from '../src/metrics.js';
+import { DockerConfigKeychain } from '../src/registry/auth/keychain.js';
 import { RegistryClient, RegistryTransport } from '../src/registry/index.js';
 import type { PushedImage } from '../test/support/images.js';
 import { benchConfig, expectThat, imageRef, matches, newStack, timed } from './setup.js';
@@ -100,20 +101,21 @@ async function stackPerCall(env: BenchEnv, work: readonly Pushed[]): Promise<Out
 async function resolverPerCall(env: BenchEnv, work: readonly Pushed[]): Promise<Outcome> {
   const config = benchConfig(env);
   const metrics = createMetrics();
-  const transport = new RegistryTransport(config.registry, { metrics, log: env.log });
+  const transport = new RegistryTransport(registryOptions(config), { metrics, log: env.log });
   const client = new RegistryClient({
     transport,
-    keychain: createKeychain(config, env.log),
-    options: config.registry,
+    // The bench registry is anonymous: no Docker config to read.
+    keychain: new DockerConfigKeychain([]),
+    options: registryOptions(config),
     log: env.log,
   });
   const resolvers = work.map(
     () =>
       new ImageResolver({
         client,
-        cache: new MetadataCache(config.cache),
-        options: config.resolver,
-        registryOptions: config.registry,
+        cache: new MetadataCache(cacheOptions(config)),
+        options: resolverOptions(config),
+        registryOptions: registryOptions(config),
         metrics,
         log: env.log,
       }),

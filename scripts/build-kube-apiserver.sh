@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
-# Builds a real kube-apiserver (Kubernetes v1.20.2) from Debian bookworm's `kubernetes` source package, and
-# installs etcd, for the end-to-end suite. The result is cached: a second run is a no-op.
+# Builds real Kubernetes v1.20.2 binaries from Debian bookworm's `kubernetes` source package, and installs
+# etcd: kube-apiserver for the end-to-end suite; kubelet, kube-scheduler and kube-controller-manager for the
+# node suite. They are built in one `make` and cached together: a second run is a no-op.
 #
 #   scripts/build-kube-apiserver.sh [DEST]     (DEST defaults to $FN_PINNER_KUBE_CACHE or /var/cache/fn-pinner/kube)
 #
-# Prints the directory to use as KUBEBUILDER_ASSETS (it holds kube-apiserver and etcd), envtest-style.
-# If KUBEBUILDER_ASSETS already has both binaries (setup-envtest), nothing is built.
+# Prints the directory to use as KUBEBUILDER_ASSETS (it holds the binaries and etcd), envtest-style.
+# If KUBEBUILDER_ASSETS already has them all, nothing is built.
 set -euo pipefail
 
-if [ -n "${KUBEBUILDER_ASSETS:-}" ] && [ -x "$KUBEBUILDER_ASSETS/kube-apiserver" ] && [ -x "$KUBEBUILDER_ASSETS/etcd" ]; then
+COMPONENTS=(kube-apiserver kubelet kube-scheduler kube-controller-manager)
+have_all() {
+  local c
+  for c in "${COMPONENTS[@]}" etcd; do [ -x "$1/$c" ] || return 1; done
+  "$1/kube-apiserver" --version >/dev/null 2>&1
+}
+
+if [ -n "${KUBEBUILDER_ASSETS:-}" ] && have_all "$KUBEBUILDER_ASSETS"; then
   echo "$KUBEBUILDER_ASSETS"
   exit 0
 fi
@@ -29,7 +37,7 @@ if ! command -v etcd >/dev/null 2>&1; then
 fi
 ln -sf "$(command -v etcd)" "$BIN/etcd"
 
-if [ -x "$BIN/kube-apiserver" ] && "$BIN/kube-apiserver" --version >/dev/null 2>&1; then
+if have_all "$BIN"; then
   log "cached: $("$BIN/kube-apiserver" --version)"
   echo "$BIN"
   exit 0
@@ -67,12 +75,12 @@ rm -rf vendor/github.com/modern-go/reflect2
 cp -r /usr/share/gocode/src/github.com/modern-go/reflect2 vendor/github.com/modern-go/reflect2
 mkdir -p .go/src/k8s.io && ln -sfn ../../.. .go/src/k8s.io/kubernetes
 
-log "building kube-apiserver (about 4 minutes on 2 cores)"
+log "building ${COMPONENTS[*]} (about 8 minutes on 2 cores)"
 start=$(date +%s)
 # `make WHAT=...` runs the code generators (openapi-gen) first; a plain `go build` does not work here.
 env GOPATH="$PWD/.go" GOPROXY=off GOFLAGS= HOME="$DEST/home" KUBE_GIT_VERSION=v1.20.2 \
-  KUBE_GIT_TREE_STATE=clean CGO_ENABLED=0 make WHAT=cmd/kube-apiserver >&2
-cp _output/bin/kube-apiserver "$BIN/kube-apiserver"
+  KUBE_GIT_TREE_STATE=clean CGO_ENABLED=0 make WHAT="${COMPONENTS[*]/#/cmd/}" >&2
+for c in "${COMPONENTS[@]}"; do cp "_output/bin/$c" "$BIN/$c"; done
 log "built in $(($(date +%s) - start))s: $("$BIN/kube-apiserver" --version)"
 # The build tree is 1.8 GB; only the binary is needed.
 cd "$DEST" && rm -rf src home

@@ -1,7 +1,7 @@
-// Regenerates the configuration table in README.md from src/settings.ts.
+// Regenerates the configuration table in README.md from src/config/settings.ts.
 import { readFileSync, writeFileSync } from 'node:fs';
 
-import { settingsTable } from '../src/settings.js';
+import { settingsTable } from '../src/config/table.js';
 
 const file = new URL('../README.md', import.meta.url);
 const text = readFileSync(file, 'utf8');

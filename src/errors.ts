@@ -37,6 +37,9 @@ export type ErrorCode =
   | 'SECRET_UNAVAILABLE'
   | 'KUBE_API'
   | 'BAD_REQUEST'
+  | 'NOT_ADMITTED'
+  // serving
+  | 'LISTEN'
   | 'INTERNAL';
 
 export interface FnPinnerErrorOptions {
@@ -96,6 +99,8 @@ export const reasonText: Record<ErrorCode, string> = {
   SECRET_UNAVAILABLE: 'pull secret unavailable',
   KUBE_API: 'Kubernetes API error',
   BAD_REQUEST: 'bad request',
+  NOT_ADMITTED: 'pod not admitted',
+  LISTEN: 'cannot listen',
   INTERNAL: 'internal error',
 };
 

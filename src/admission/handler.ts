@@ -1,5 +1,6 @@
 import { FnPinnerError, reasonText, toFnPinnerError } from '../errors.js';
 import { boundLine } from '../util/text.js';
+import { raceTimeout } from '../util/timeout.js';
 import type { Logger } from '../logging.js';
 import type { PlatformMemo } from '../mutation/multiarch.js';
 import { mutatePod } from '../mutation/pod.js';
@@ -109,15 +110,10 @@ function pendingWork(pod: Pod, pending: Map<string, number>): string {
   return `resolving ${named.join('; ')}`;
 }
 
-function withDeadline<T>(work: Promise<T>, ms: number, what: () => string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new FnPinnerError('TIMEOUT', `review: deadline of ${ms} ms exceeded while ${what()}`)),
-      ms,
-    );
-  });
-  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+async function withDeadline<T>(work: Promise<T>, ms: number, what: () => string): Promise<T> {
+  const outcome = await raceTimeout(work, ms);
+  if (outcome.done) return outcome.value;
+  throw new FnPinnerError('TIMEOUT', `review: deadline of ${ms} ms exceeded while ${what()}`);
 }
 
 async function mutate(

@@ -13,16 +13,22 @@ export interface Documents {
 export function parseDocuments(text: string, source: string): Documents {
   const trimmed = text.trimStart();
   if (trimmed === '') throw new FnPinnerError('BAD_REQUEST', `read ${source}: empty input`);
-  if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
-    try {
-      const value: unknown = JSON.parse(text);
-      return { format: 'json', docs: Array.isArray(value) ? value : [value] };
-    } catch (err) {
-      throw new FnPinnerError('BAD_REQUEST', `read ${source}: invalid JSON: ${(err as Error).message}`, {
-        cause: err,
-      });
-    }
+  if (trimmed.startsWith('{') || trimmed.startsWith('[')) return parseJson(text, source);
+  return parseYaml(text, source);
+}
+
+function parseJson(text: string, source: string): Documents {
+  try {
+    const value: unknown = JSON.parse(text);
+    return { format: 'json', docs: Array.isArray(value) ? value : [value] };
+  } catch (err) {
+    throw new FnPinnerError('BAD_REQUEST', `read ${source}: invalid JSON: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
+}
+
+function parseYaml(text: string, source: string): Documents {
   const parsed = parseAllDocuments(text);
   const docs = Array.isArray(parsed) ? parsed : [parsed];
   const docsOut: unknown[] = [];

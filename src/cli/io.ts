@@ -1,9 +1,5 @@
 import type { Writable } from 'node:stream';
 
-import { Option } from 'commander';
-import type { Command } from 'commander';
-
-import type { Setting } from '../config.js';
 import { FnPinnerError, reasonText } from '../errors.js';
 import { boundLine } from '../util/text.js';
 
@@ -16,18 +12,6 @@ export interface CliIo {
   exitCode: number;
 }
 
-/** Registers settings as options; defaults are applied by config.ts (after the environment), not by commander. */
-export function addSettings(cmd: Command, settings: Setting[]): void {
-  for (const s of settings) {
-    const option = new Option(
-      s.flag,
-      `${s.description} [env ${s.env}${s.default ? `, default ${s.default}` : ''}]`,
-    );
-    if (s.repeatable) option.argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
-    cmd.addOption(option);
-  }
-}
-
 /** One line naming the image and the reason, e.g. `fn-pinner: resolve x:1 failed: not found: GET …: 404 …`. */
 export function failLine(image: string, err: unknown): string {
   const message = (err instanceof Error ? err.message : String(err)).split('\n').join(' ');
@@ -35,4 +19,10 @@ export function failLine(image: string, err: unknown): string {
   const detail = message.startsWith(prefix) ? message.slice(prefix.length) : message;
   const reason = err instanceof FnPinnerError ? `${reasonText[err.code]}: ` : '';
   return `${boundLine(`fn-pinner: resolve ${image} failed: ${reason}${detail}`)}\n`;
+}
+
+/** Every line of a (possibly multi-line) message, prefixed, so each stderr line names the command. */
+export function prefixed(command: string, err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return `fn-pinner ${command}: ${message.split('\n').join(`\nfn-pinner ${command}: `)}\n`;
 }

@@ -2,11 +2,14 @@ import { readFileSync } from 'node:fs';
 
 import { Command, CommanderError } from 'commander';
 
+import { addSettings } from '../config/commander.js';
+import type { RawOptions } from '../config/load.js';
 import type { CliIo } from './io.js';
-import { registerGenCerts } from './gen-certs.js';
-import { registerMutate } from './mutate.js';
-import { registerResolve } from './resolve.js';
-import { registerServe } from './serve.js';
+
+/**
+ * The CLI's entry. Commands are registered here with their settings; what a command runs is imported only
+ * when it runs, so `resolve` never loads the Kubernetes client or express (docs/benchmarks.md: CLI start-up).
+ */
 
 /** dist/cli/main.js and src/cli/main.ts both sit two levels below package.json. */
 function version(): string {
@@ -26,10 +29,42 @@ export function buildProgram(io: CliIo): Command {
     .description('Pins KRM function pod images to digests, sets their commands and attaches a pull secret')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) });
-  registerResolve(program, io);
-  registerMutate(program, io);
-  registerServe(program, io);
-  registerGenCerts(program, io);
+  const run = (exitCode: Promise<number>): Promise<void> =>
+    exitCode.then((code) => void (io.exitCode = code));
+
+  addSettings(
+    program
+      .command('resolve')
+      .description("resolve an image's digest, entrypoint and cmd through the registry client")
+      .argument('<image>', 'image reference, e.g. ghcr.io/kptdev/krm-functions-catalog/set-namespace:v0.4')
+      .option('--json', 'print one JSON object'),
+    'resolve',
+  ).action((image: string, opts: RawOptions) =>
+    run(import('./resolve.js').then((m) => m.resolveCommand(image, opts, io))),
+  );
+  addSettings(
+    program
+      .command('mutate')
+      .description(
+        'apply the admission decision offline: pin the images of a Pod or List of Pods (JSON or YAML)',
+      )
+      .requiredOption('-f, --filename <file>', "file to read, or '-' for stdin"),
+    'mutate',
+  ).action((opts: RawOptions & { filename: string }) =>
+    run(import('./mutate.js').then((m) => m.mutateCommand(opts, io))),
+  );
+  addSettings(
+    program.command('serve').description('run the mutating admission webhook over HTTPS'),
+    'serve',
+  ).action((opts: RawOptions) => run(import('./serve.js').then((m) => m.serveCommand(opts, io))));
+  addSettings(
+    program
+      .command('gen-certs')
+      .description(
+        "write ca.crt, tls.crt and tls.key for the webhook's Service and print the base64 caBundle",
+      ),
+    'gen-certs',
+  ).action((opts: RawOptions) => run(import('./gen-certs.js').then((m) => m.genCertsCommand(opts, io))));
   return program;
 }
 

@@ -1,15 +1,10 @@
-import type { Command } from 'commander';
-
-import { createResolverStack } from '../compose.js';
-import { loadResolveConfig } from '../config.js';
-import type { RawOptions } from '../config.js';
+import { withResolverStack } from '../app/one-shot.js';
+import { loadConfig } from '../config/load.js';
+import type { RawOptions } from '../config/load.js';
 import type { ImageMetadata } from '../images/resolver.js';
-import { createLogger } from '../logging.js';
-import { createMetrics } from '../metrics.js';
 import { formatPlatform } from '../reference/platform.js';
 import type { CliIo } from './io.js';
-import { addSettings, failLine } from './io.js';
-import { REGISTRY_SETTINGS, RESOLVE_SETTINGS } from '../config.js';
+import { failLine } from './io.js';
 
 /** The `--json` contract: keep these fields and their meaning stable. */
 export function resolveJson(m: ImageMetadata): Record<string, unknown> {
@@ -37,32 +32,16 @@ function human(m: ImageMetadata): string {
   return `${lines.join('\n')}\n`;
 }
 
-export function registerResolve(program: Command, io: CliIo): void {
-  const cmd = program
-    .command('resolve')
-    .description("resolve an image's digest, entrypoint and cmd through the registry client")
-    .argument('<image>', 'image reference, e.g. ghcr.io/kptdev/krm-functions-catalog/set-namespace:v0.4')
-    .option('--json', 'print one JSON object');
-  addSettings(cmd, [...REGISTRY_SETTINGS, ...RESOLVE_SETTINGS]);
-  cmd.action(async (image: string, opts: RawOptions) => {
-    io.exitCode = await resolveCommand(image, opts, io);
-  });
-}
-
-async function resolveCommand(image: string, opts: RawOptions, io: CliIo): Promise<number> {
-  let stack;
+export async function resolveCommand(image: string, opts: RawOptions, io: CliIo): Promise<number> {
   try {
-    const config = loadResolveConfig(opts, io.env);
-    // Logs go to stderr so stdout stays machine-readable; only errors unless asked, so a failure stays one line.
-    const log = createLogger({ level: opts.logLevel ? config.logging.level : 'error' }, io.stderrStream);
-    stack = createResolverStack(config, log, createMetrics());
-    const { metadata } = await stack.resolver.resolve(image);
+    const config = loadConfig('resolve', opts, io.env);
+    const { metadata } = await withResolverStack(config, io.stderrStream, async (stack) =>
+      stack.resolver.resolve(image),
+    );
     io.stdout(opts.json ? `${JSON.stringify(resolveJson(metadata))}\n` : human(metadata));
     return 0;
   } catch (err) {
     io.stderr(failLine(image, err));
     return 1;
-  } finally {
-    await stack?.close();
   }
 }

@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 
-import type { CacheOptions } from '../options.js';
+import type { CacheOptions } from './options.js';
 import type { ImageReference } from '../reference/reference.js';
 import { own } from '../registry/index.js';
 import type { ImageConfig, ManifestResult } from '../registry/index.js';

@@ -1,5 +1,5 @@
 import type { Metrics } from '../metrics.js';
-import type { RegistryOptions } from '../options.js';
+import type { RegistryOptions } from '../registry/options.js';
 import type { ImageReference } from '../reference/reference.js';
 import { parseImageConfig } from '../registry/index.js';
 import type { CallContext, ImageConfig, ManifestResult, RegistryClient } from '../registry/index.js';

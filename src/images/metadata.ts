@@ -1,4 +1,4 @@
-import type { Platform } from '../options.js';
+import type { Platform } from '../reference/platform.js';
 import { platformMatches } from '../reference/platform.js';
 import type { ImageReference } from '../reference/reference.js';
 import type { CallContext, ImageConfig, IndexChild, ManifestResult } from '../registry/index.js';

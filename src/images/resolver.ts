@@ -1,7 +1,9 @@
 import { FnPinnerError, toFnPinnerError } from '../errors.js';
 import type { Logger } from '../logging.js';
 import type { Metrics } from '../metrics.js';
-import type { Platform, RegistryOptions, ResolverOptions } from '../options.js';
+import type { Platform } from '../reference/platform.js';
+import type { RegistryOptions } from '../registry/options.js';
+import type { ResolverOptions } from './options.js';
 import { formatPlatform } from '../reference/platform.js';
 import { ImageReference } from '../reference/reference.js';
 import type { ManifestResult, RegistryClient } from '../registry/index.js';

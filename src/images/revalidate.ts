@@ -2,7 +2,7 @@ import { toFnPinnerError } from '../errors.js';
 import type { FnPinnerError } from '../errors.js';
 import type { Logger } from '../logging.js';
 import type { Metrics } from '../metrics.js';
-import type { ResolverOptions } from '../options.js';
+import type { ResolverOptions } from './options.js';
 import type { CallContext, RegistryClient } from '../registry/index.js';
 import { SingleFlight } from '../util/singleflight.js';
 import { truncate } from '../util/text.js';

@@ -1,4 +1,4 @@
-import type { Platform } from '../options.js';
+import type { Platform } from '../reference/platform.js';
 import type { RequestBudget } from '../util/budget.js';
 
 export interface ImageMetadata {

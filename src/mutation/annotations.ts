@@ -1,5 +1,5 @@
 import type { ImageReference } from '../reference/reference.js';
-import { matchesPrefix } from '../registry/auth/routing.js';
+import type { RegistryPrefixes } from '../reference/prefixes.js';
 import type { ContainerChange, MutationResult } from './pod.js';
 import type { Pod } from './types.js';
 import { ORIGINAL_IMAGES_ANNOTATION } from './types.js';
@@ -35,10 +35,9 @@ export function recordOriginals(pod: Pod, changes: ContainerChange[]): void {
 export function attachPullSecret(
   pod: Pod,
   all: Array<{ ref: ImageReference }>,
-  secret: { name: string; defaultRegistries: string[] },
+  secret: { name: string; defaultRegistries: RegistryPrefixes },
 ): MutationResult['pullSecret'] {
-  // Prefixes were normalised once, in config.ts.
-  const custom = all.some((t) => !matchesPrefix(t.ref, secret.defaultRegistries));
+  const custom = all.some((t) => !secret.defaultRegistries.matches(t.ref));
   if (!custom) return 'not-needed';
   const spec = (pod.spec ??= {});
   const list = (spec.imagePullSecrets ??= []);

@@ -1,8 +1,9 @@
 import { LRUCache } from 'lru-cache';
 
 import type { Resolution } from '../images/resolver.js';
-import type { Platform } from '../options.js';
+import type { Platform } from '../reference/platform.js';
 import { formatPlatform } from '../reference/platform.js';
+import { raceTimeout } from '../util/timeout.js';
 import type { ImageReference } from '../reference/reference.js';
 import type { RequestBudget } from '../util/budget.js';
 import { truncate } from '../util/text.js';
@@ -137,13 +138,9 @@ export class PlatformCheck {
     t: Checked,
     result: MutationResult,
   ): Promise<{ detail: string | undefined } | undefined> {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => {
-      timer = setTimeout(() => resolve('late'), CHECK_BUDGET_MS);
-    });
     try {
-      const outcome = await Promise.race([compared, late]);
-      if (outcome !== 'late') return outcome;
+      const outcome = await raceTimeout(compared, CHECK_BUDGET_MS);
+      if (outcome.done) return outcome.value;
       // Keep going in the background: the next review of this image gets the answer from the memo.
       compared.catch(() => undefined);
       result.warnings.push(
@@ -154,8 +151,6 @@ export class PlatformCheck {
       result.warnings.push(
         `container "${t.container.name}": could not compare the platforms of ${t.ref.original}: ${why}`,
       );
-    } finally {
-      clearTimeout(timer);
     }
     return undefined;
   }

@@ -1,4 +1,4 @@
-import type { Platform } from '../options.js';
+import type { Platform } from '../reference/platform.js';
 import type { Pod } from './types.js';
 
 const ARCH_LABELS = ['kubernetes.io/arch', 'beta.kubernetes.io/arch'];

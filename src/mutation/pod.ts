@@ -1,9 +1,11 @@
 import { FnPinnerError, toFnPinnerError } from '../errors.js';
 import type { CacheOutcome, Resolution } from '../images/resolver.js';
-import type { Platform, ReviewLimits } from '../options.js';
+import type { Platform } from '../reference/platform.js';
+import type { RegistryPrefixes } from '../reference/prefixes.js';
 import { ImageReference } from '../reference/reference.js';
 import { RequestBudget } from '../util/budget.js';
 import { truncate } from '../util/text.js';
+import type { ReviewLimits } from './limits.js';
 import { attachPullSecret, recordOriginals } from './annotations.js';
 import { hasCommand, planCommand } from './command.js';
 import { PlatformCheck } from './multiarch.js';
@@ -25,9 +27,9 @@ export interface MutationOptions {
   commandPrefix: string[];
   defaultPlatform: Platform;
   /** Present when private registries are enabled: custom-registry pods get this pull secret. */
-  pullSecret?: { name: string; defaultRegistries: string[] };
+  pullSecret?: { name: string; defaultRegistries: RegistryPrefixes };
   /** What one review may cost: distinct images, platforms compared, registry requests. */
-  limits: ReviewLimits & { maxRequestsPerReview: number };
+  limits: ReviewLimits;
 }
 
 export interface ContainerChange {

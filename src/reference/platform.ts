@@ -1,5 +1,13 @@
 import { FnPinnerError } from '../errors.js';
-import type { Platform } from '../options.js';
+
+/** `os/arch[/variant]`, as in OCI image index platform entries. */
+export interface Platform {
+  os: string;
+  architecture: string;
+  variant?: string;
+}
+
+export const DEFAULT_PLATFORM: Platform = { os: 'linux', architecture: 'amd64' };
 
 const PART_RE = /^[a-z0-9_.-]+$/;
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 
 import { FnPinnerError } from '../errors.js';
 import type { Logger } from '../logging.js';
-import type { RegistryOptions } from '../options.js';
+import type { RegistryOptions } from './options.js';
 import type { ImageReference } from '../reference/reference.js';
 import { Authenticator } from './auth/authenticator.js';
 import type { CallContext } from './auth/context.js';

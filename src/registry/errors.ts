@@ -49,8 +49,14 @@ function firstSpecError(body: Buffer): SpecError | undefined {
   };
 }
 
+/** Own keys only: a registry's `"code": "constructor"` must not find Object.prototype. */
+function specCode(first: SpecError | undefined): ErrorCode | undefined {
+  const code = first?.code;
+  return code !== undefined && Object.hasOwn(SPEC_CODES, code) ? SPEC_CODES[code] : undefined;
+}
+
 function codeFor(status: number, first: SpecError | undefined, notFound: ErrorCode): ErrorCode {
-  const fromSpec = first?.code && Object.hasOwn(SPEC_CODES, first.code) ? SPEC_CODES[first.code] : undefined;
+  const fromSpec = specCode(first);
   if (fromSpec) return fromSpec;
   if (status === 401) return 'UNAUTHORIZED';
   if (status === 403) return 'DENIED';

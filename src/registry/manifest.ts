@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 import { FnPinnerError } from '../errors.js';
-import type { Platform } from '../options.js';
+import type { Platform } from '../reference/platform.js';
 import { quote } from '../util/text.js';
 import { own, word } from './strings.js';
 

@@ -1,6 +1,6 @@
 import { isFnPinnerError } from '../errors.js';
-import { KubeApiError } from './kube.js';
-import type { SecretApi, SecretObject } from './kube.js';
+import { KubeApiError } from '../kube/client.js';
+import type { SecretApi, SecretObject } from '../kube/client.js';
 
 export const DOCKER_CONFIG_JSON_TYPE = 'kubernetes.io/dockerconfigjson';
 export const DOCKER_CONFIG_JSON_KEY = '.dockerconfigjson';
@@ -33,7 +33,8 @@ function desiredSecret(
   };
 }
 
-function inSync(current: SecretObject, content: Buffer): boolean {
+/** The Secret holds `content` and is marked as fn-pinner's. */
+export function secretInSync(current: SecretObject, content: Buffer): boolean {
   const data = current.data?.[DOCKER_CONFIG_JSON_KEY];
   return (
     data !== undefined &&
@@ -74,7 +75,7 @@ export async function reconcileSecret(
       if (await createOrNull(api, desiredSecret(namespace, name, content))) return 'recreated';
       continue;
     }
-    if (inSync(current, content)) return 'unchanged';
+    if (secretInSync(current, content)) return 'unchanged';
     try {
       await api.replace(desiredSecret(namespace, name, content, current));
       return 'updated';

@@ -2,9 +2,9 @@ import { createServer } from 'node:https';
 import type { Server } from 'node:https';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { X509Certificate } from 'node:crypto';
 import { FnPinnerError } from '../errors.js';
 import type { Logger } from '../logging.js';
+import { serialOf } from '../tls/pem.js';
 
 /**
  * The HTTPS listener: TLS ≥ 1.2, bounded timeouts, certificate swaps without a restart, and a graceful
@@ -22,9 +22,9 @@ export interface HttpsServerOptions {
   port: number;
   certs: ServingKeyPair;
   log: Logger;
-  keepAliveTimeoutMs?: number;
-  headersTimeoutMs?: number;
-  requestTimeoutMs?: number;
+  keepAliveTimeoutMs: number;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
 }
 
 export interface RunningHttpsServer {
@@ -36,34 +36,18 @@ export interface RunningHttpsServer {
    * Stops accepting connections, lets in-flight requests finish, closes idle keep-alive connections, and
    * destroys whatever is still open after `graceMs`. Resolves when every connection is gone.
    */
-  close(graceMs?: number): Promise<void>;
+  close(graceMs: number): Promise<void>;
 }
 
-/**
- * The values of controller-runtime's webhook server (pkg/internal/httpserver): IdleTimeout 90 s "matches
- * http.DefaultTransport keep-alive timeout" (the API server's client keeps idle connections 90 s, so the
- * server never drops one the client is about to reuse, which would surface as a failed webhook call), and
- * ReadHeaderTimeout 32 s, just under the API server's 34 s upper bound for a request. Node's default
- * keepAliveTimeout of 5 s is the classic source of those resets. A webhook call can last at most 30 s
- * (timeoutSeconds), so a request body still arriving after 34 s belongs to a call already abandoned.
- */
-const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 90_000;
-const DEFAULT_HEADERS_TIMEOUT_MS = 32_000;
-const DEFAULT_REQUEST_TIMEOUT_MS = 34_000;
 /** Node only checks headers/request timeouts on this tick (default 30 s, too coarse for 32/34 s limits). */
 const CONNECTIONS_CHECKING_INTERVAL_MS = 1_000;
-/**
- * Above the per-review resolution deadline (8 s) so a review in flight can finish, and below the pod's
- * default terminationGracePeriodSeconds (30 s) so we exit before the kubelet sends SIGKILL.
- */
-const DEFAULT_GRACE_MS = 20_000;
 const MIN_TLS_VERSION = 'TLSv1.2';
 
 export async function startHttpsServer(
   app: RequestListener,
   opts: HttpsServerOptions,
 ): Promise<RunningHttpsServer> {
-  const headersTimeout = opts.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS;
+  const headersTimeout = opts.headersTimeoutMs;
   const server = createServer(
     {
       cert: opts.certs.certPem,
@@ -71,13 +55,13 @@ export async function startHttpsServer(
       minVersion: MIN_TLS_VERSION,
       // Go's net/http bounds the handshake by ReadHeaderTimeout too; Node's default is 120 s.
       handshakeTimeout: headersTimeout,
-      requestTimeout: opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+      requestTimeout: opts.requestTimeoutMs,
       headersTimeout,
       connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS,
     },
     app,
   );
-  server.keepAliveTimeout = opts.keepAliveTimeoutMs ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS;
+  server.keepAliveTimeout = opts.keepAliveTimeoutMs;
   const drain = trackConnections(server);
   server.on('tlsClientError', (err, socket) => {
     // Usually a client that does not trust us (a stale caBundle) or a port scanner; worth seeing either way.
@@ -93,7 +77,7 @@ export async function startHttpsServer(
     server,
     port,
     updateCerts: (certs) => updateCerts(server, certs, opts.log),
-    close: (graceMs = DEFAULT_GRACE_MS) => drain.close(graceMs, opts.log),
+    close: (graceMs) => drain.close(graceMs, opts.log),
   };
 }
 
@@ -101,7 +85,7 @@ function listen(server: Server, opts: HttpsServerOptions): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
       reject(
-        new FnPinnerError('BAD_CONFIG', `listen on ${opts.host}:${opts.port}: ${err.code ?? err.message}`, {
+        new FnPinnerError('LISTEN', `listen on ${opts.host}:${opts.port}: ${err.code ?? err.message}`, {
           cause: err,
         }),
       );
@@ -178,12 +162,4 @@ function trackConnections(server: Server): Drain {
       return closing;
     },
   };
-}
-
-function serialOf(certPem: string): string | undefined {
-  try {
-    return new X509Certificate(certPem).serialNumber;
-  } catch {
-    return undefined;
-  }
 }

@@ -39,6 +39,10 @@ function sendError(res: ServerResponse, err: HttpError): void {
 
 /** Refusals decided from the headers alone, before reading a byte of the body. */
 function checkHeaders(req: IncomingMessage, limit: number): HttpError | undefined {
+  return checkContentType(req) ?? checkLength(req, limit);
+}
+
+function checkContentType(req: IncomingMessage): HttpError | undefined {
   const type = req.headers['content-type'];
   if (type?.split(';')[0]?.trim().toLowerCase() !== 'application/json') {
     const got = type === undefined ? 'no Content-Type' : `Content-Type "${type}"`;
@@ -49,6 +53,10 @@ function checkHeaders(req: IncomingMessage, limit: number): HttpError | undefine
   if (encoding !== undefined && encoding !== 'identity') {
     return { status: 415, code: 'BAD_REQUEST', message: `unsupported content encoding "${encoding}"` };
   }
+  return undefined;
+}
+
+function checkLength(req: IncomingMessage, limit: number): HttpError | undefined {
   const length = req.headers['content-length'];
   if (req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0')) {
     return { status: 400, code: 'BAD_REQUEST', message: 'empty request body; expected an AdmissionReview' };

@@ -1,6 +1,7 @@
-import { X509Certificate, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import forge from 'node-forge';
 import { FnPinnerError } from '../errors.js';
+import { DAY_MS, errorMessage } from './pem.js';
 
 /**
  * X.509 material for the webhook's serving certificate and for test registries: a self-signed CA and
@@ -29,19 +30,8 @@ export interface ServingCertOptions {
   now?: Date;
 }
 
-export interface CertDescription {
-  notBefore: Date;
-  notAfter: Date;
-  dnsNames: string[];
-  ipAddresses: string[];
-  isCa: boolean;
-  /** Hex, as printed by node:crypto (upper case, no leading sign). */
-  serialNumber: string;
-}
-
 const DEFAULT_CA_DAYS = 3650;
 const DEFAULT_LEAF_DAYS = 365;
-const DAY_MS = 24 * 60 * 60 * 1000;
 /** Tolerates clocks that run slightly behind ours (API server, registry, CI machines). */
 const BACKDATE_MS = 5 * 60 * 1000;
 
@@ -83,25 +73,6 @@ export function generateServingCert(opts: ServingCertOptions): CertKeyPair {
 }
 
 /** Reads the facts needed to decide whether a certificate can be reused or must be rotated. */
-export function describeCert(pem: string): CertDescription {
-  let x509: X509Certificate;
-  try {
-    x509 = new X509Certificate(pem);
-  } catch (err) {
-    throw new FnPinnerError('TLS', `describe certificate: not a PEM X.509 certificate (${errorText(err)})`, {
-      cause: err,
-    });
-  }
-  const names = parseSubjectAltName(x509.subjectAltName);
-  return {
-    notBefore: new Date(x509.validFrom),
-    notAfter: new Date(x509.validTo),
-    dnsNames: names.dns,
-    ipAddresses: names.ip,
-    isCa: x509.ca,
-    serialNumber: x509.serialNumber,
-  };
-}
 
 interface KeyPair {
   publicKey: forge.pki.rsa.PublicKey;
@@ -159,9 +130,13 @@ function parseCa(ca: CertKeyPair): { cert: forge.pki.Certificate; key: forge.pki
       key: forge.pki.privateKeyFromPem(ca.keyPem),
     };
   } catch (err) {
-    throw new FnPinnerError('TLS', `generate serving certificate: cannot read the CA (${errorText(err)})`, {
-      cause: err,
-    });
+    throw new FnPinnerError(
+      'TLS',
+      `generate serving certificate: cannot read the CA (${errorMessage(err)})`,
+      {
+        cause: err,
+      },
+    );
   }
 }
 
@@ -185,29 +160,5 @@ function authorityKeyId(ca: forge.pki.Certificate): string {
  * node:crypto renders SANs as "DNS:a, IP Address:127.0.0.1"; values with special characters are
  * JSON-quoted (CVE-2021-44532), so quoted values are decoded rather than split on commas.
  */
-function parseSubjectAltName(san: string | undefined): { dns: string[]; ip: string[] } {
-  const result = { dns: [] as string[], ip: [] as string[] };
-  if (!san) return result;
-  const entry = /(DNS|IP Address|[A-Za-z ]+):("(?:[^"\\]|\\.)*"|[^,]*)(?:,\s*|$)/g;
-  for (const match of san.matchAll(entry)) {
-    const [, kind, raw = ''] = match;
-    const value = raw.startsWith('"') ? (JSON.parse(raw) as string) : raw;
-    if (kind === 'DNS') result.dns.push(value);
-    else if (kind === 'IP Address') result.ip.push(canonicalIp(value));
-  }
-  return result;
-}
 
 /** OpenSSL prints IPv6 SANs uncompressed (0:0:0:0:0:0:0:1); compare them in the usual short form. */
-function canonicalIp(ip: string): string {
-  if (!ip.includes(':')) return ip;
-  try {
-    return new URL(`http://[${ip}]/`).hostname.slice(1, -1);
-  } catch {
-    return ip;
-  }
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}

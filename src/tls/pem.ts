@@ -1,29 +1,42 @@
 import { X509Certificate } from 'node:crypto';
 
-import { FnPinnerError } from '../errors.js';
+/** Small PEM helpers shared by the CA checks, the caBundle merge and the certificate logs (no node-forge). */
+export const DAY_MS = 24 * 60 * 60 * 1000;
 
-const BLOCK_RE = /-----BEGIN CERTIFICATE-----\r?\n([\s\S]*?)-----END CERTIFICATE-----/g;
+const PEM_CERT_RE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+/** The certificate blocks of a PEM bundle, in order. */
+export function pemBlocks(text: string): string[] {
+  return text.match(PEM_CERT_RE) ?? [];
+}
 
 /**
- * Checks that a PEM bundle holds at least one certificate and that every CERTIFICATE block in it parses:
- * a bundle with a header but garbage inside would otherwise pass a text check and fail every registry
- * TLS handshake later. Returns how many certificates it holds; throws BAD_CONFIG naming `source`.
+ * Parses every certificate of a PEM bundle; throws naming the first block that is not an X.509 certificate.
+ * A file that merely contains the BEGIN line is not a CA: Node would reject it only at the first TLS call.
  */
-export function assertPemCertificates(pem: string, source: string): number {
-  const blocks = [...pem.matchAll(BLOCK_RE)];
-  if (blocks.length === 0) {
-    throw new FnPinnerError('BAD_CONFIG', `load CA bundle ${source}: holds no PEM certificate`);
-  }
-  for (const [i, block] of blocks.entries()) {
+export function parsePemCertificates(text: string): X509Certificate[] {
+  const blocks = pemBlocks(text);
+  if (blocks.length === 0) throw new Error('no PEM certificate in it');
+  return blocks.map((pem, i) => {
     try {
-      new X509Certificate(block[0]);
+      return new X509Certificate(pem);
     } catch (err) {
-      throw new FnPinnerError(
-        'BAD_CONFIG',
-        `load CA bundle ${source}: certificate ${i + 1} of ${blocks.length} is not a valid X.509 certificate`,
-        { cause: err },
-      );
+      throw new Error(`certificate ${i + 1} of ${blocks.length} cannot be parsed (${errorMessage(err)})`, {
+        cause: err,
+      });
     }
+  });
+}
+
+/** The serial number for log lines; undefined for a PEM that does not parse. */
+export function serialOf(certPem: string): string | undefined {
+  try {
+    return new X509Certificate(certPem).serialNumber;
+  } catch {
+    return undefined;
   }
-  return blocks.length;
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

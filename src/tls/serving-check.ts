@@ -1,6 +1,8 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 
+import { errorMessage } from './pem.js';
+
 /**
  * Decides whether certificate files on disk can be served. Every problem is one sentence that names the
  * file it is about, because it ends up in a startup error or a reload log line an operator has to act on.
@@ -85,7 +87,7 @@ function parseCerts(pem: string, file: string): X509Certificate[] {
     try {
       return new X509Certificate(block);
     } catch (err) {
-      throw new FileProblem(`${file}: certificate ${i + 1} cannot be parsed (${errorText(err)})`);
+      throw new FileProblem(`${file}: certificate ${i + 1} cannot be parsed (${errorMessage(err)})`);
     }
   });
 }
@@ -94,7 +96,7 @@ function parseKey(pem: string, file: string): KeyObject {
   try {
     return createPrivateKey(pem);
   } catch (err) {
-    throw new FileProblem(`${file} holds no usable private key (${errorText(err)})`);
+    throw new FileProblem(`${file} holds no usable private key (${errorMessage(err)})`);
   }
 }
 
@@ -165,8 +167,4 @@ function renewalState(path: X509Certificate[], req: ServingRequirements): Servin
   const days = Math.round(req.renewBeforeMs / 86_400_000);
   const renewalDue = `${fileOf(first)} expires at ${notAfter.toISOString()}, within the ${days}-day renewal window`;
   return { ok: true, notAfter, renewalDue };
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -1,6 +1,6 @@
 import { watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
-import { X509Certificate } from 'node:crypto';
+import { serialOf } from './pem.js';
 import type { Logger } from '../logging.js';
 import { ensureServingCerts } from './serving.js';
 import type { EnsureServingCertsOptions, EnsureServingCertsResult, ServingCerts } from './serving.js';
@@ -165,12 +165,4 @@ export class ServingCertManager {
 
 function sameCerts(a: ServingCerts, b: ServingCerts): boolean {
   return a.caPem === b.caPem && a.certPem === b.certPem && a.keyPem === b.keyPem;
-}
-
-function serialOf(certPem: string): string | undefined {
-  try {
-    return new X509Certificate(certPem).serialNumber;
-  } catch {
-    return undefined;
-  }
 }

@@ -1,4 +1,5 @@
 import { FnPinnerError } from '../errors.js';
+import { DAY_MS } from './pem.js';
 import { readCertDirFile, writeCertDirFiles } from './cert-dir.js';
 import { generateCa, generateServingCert } from './certs.js';
 import type { CertKeyPair } from './certs.js';
@@ -12,13 +13,11 @@ import type { ServingPems } from './serving-check.js';
  * the same CA and the caBundle in the MutatingWebhookConfiguration does not change.
  */
 
-export const DEFAULT_CERT_DIR = 'certs';
 export const CA_CERT_FILE = 'ca.crt';
 export const CA_KEY_FILE = 'ca.key';
 export const CERT_FILE = 'tls.crt';
 export const KEY_FILE = 'tls.key';
 
-const DAY_MS = 86_400_000;
 const DEFAULT_VALIDITY_DAYS = 365;
 /** cert-manager's default renewBefore for a 90-day certificate is 30 days; a month is also ample warning. */
 const DEFAULT_RENEW_BEFORE_DAYS = 30;
@@ -78,11 +77,6 @@ interface Settings {
 export function servingDnsNames(service: string, namespace: string, extra: string[] = []): string[] {
   const svc = `${service}.${namespace}.svc`;
   return [...new Set([svc, `${svc}.cluster.local`, 'localhost', ...extra])];
-}
-
-/** The `caBundle` field of a MutatingWebhookConfiguration: the PEM, base64-encoded. */
-export function caBundle(caPem: string): string {
-  return Buffer.from(caPem, 'utf8').toString('base64');
 }
 
 /**
@@ -163,17 +157,23 @@ type Loaded =
   | { ok: true; certs: ServingCerts; notAfter: Date; renewalDue: string | undefined }
   | { ok: false; problem: string };
 
-function loadServingCerts(s: Settings): Loaded {
-  const ca = readCertDirFile(s.dir, CA_CERT_FILE);
-  const cert = readCertDirFile(s.dir, CERT_FILE);
-  const key = readCertDirFile(s.dir, KEY_FILE);
+function readServingFiles(dir: string): { ok: true; certs: ServingCerts } | { ok: false; problem: string } {
+  const ca = readCertDirFile(dir, CA_CERT_FILE);
+  const cert = readCertDirFile(dir, CERT_FILE);
+  const key = readCertDirFile(dir, KEY_FILE);
   if (!ca.ok && !cert.ok && !key.ok && ca.missing && cert.missing && key.missing) {
-    return { ok: false, problem: `there is no ${CA_CERT_FILE}, ${CERT_FILE} or ${KEY_FILE} in ${s.dir}` };
+    return { ok: false, problem: `there is no ${CA_CERT_FILE}, ${CERT_FILE} or ${KEY_FILE} in ${dir}` };
   }
   if (!cert.ok) return { ok: false, problem: `${CERT_FILE} is ${cert.error}` };
   if (!key.ok) return { ok: false, problem: `${KEY_FILE} is ${key.error}` };
   if (!ca.ok) return { ok: false, problem: `${CA_CERT_FILE} is ${ca.error}` };
-  const certs = { caPem: ca.data, certPem: cert.data, keyPem: key.data };
+  return { ok: true, certs: { caPem: ca.data, certPem: cert.data, keyPem: key.data } };
+}
+
+function loadServingCerts(s: Settings): Loaded {
+  const files = readServingFiles(s.dir);
+  if (!files.ok) return files;
+  const certs = files.certs;
   const inspection = inspectServingCerts(certs, {
     ...s.required,
     now: s.now,

@@ -3,10 +3,8 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { createLogger } from '../../src/logging.js';
-import { createMetrics } from '../../src/metrics.js';
-import { createSecretApi, loadKubeConfig } from '../../src/secrets/kube.js';
-import { PullSecretSync } from '../../src/secrets/sync.js';
+import { createSecretApi, loadKubeConfig } from '../../src/kube/client.js';
+import { pullSecretSync } from '../support/pull-secret.js';
 import { writeDockerConfig } from '../support/cli.js';
 import { createManifestFile, startKube } from '../support/kube.js';
 import type { TestKube } from '../support/kube.js';
@@ -19,15 +17,16 @@ beforeAll(async () => {
   kube = await startKube();
   await kube.createNamespace('fn-pinner-system');
   await kube.createNamespace('porch-fn-system');
-  await createManifestFile(kube, join('manifests', '02-rbac.yaml'));
-});
+  await createManifestFile(kube, join('manifests', 'base', '02-rbac.yaml'));
+  // A cold scripts/build-kube-apiserver.sh takes minutes; a cached one, nothing.
+}, 15 * 60_000);
 
 afterAll(async () => {
   process.env.KUBERNETES_SERVICE_HOST = saved.host;
   process.env.KUBERNETES_SERVICE_PORT = saved.port;
   if (saved.host === undefined) delete process.env.KUBERNETES_SERVICE_HOST;
   if (saved.port === undefined) delete process.env.KUBERNETES_SERVICE_PORT;
-  await kube.stop();
+  await kube?.stop();
 });
 
 describe('in-cluster configuration', () => {
@@ -44,14 +43,7 @@ describe('in-cluster configuration', () => {
 
     const kc = loadKubeConfig({ inCluster: true, serviceAccountRoot: root });
     const file = writeDockerConfig({ 'registry.example.com': ['robot', 'secret'] });
-    const sync = new PullSecretSync({
-      api: createSecretApi(kc),
-      sourcePath: file,
-      name: 'auth-secret',
-      namespaces: ['porch-fn-system'],
-      log: createLogger({ level: 'silent' }),
-      metrics: createMetrics(),
-    });
+    const { sync } = pullSecretSync(createSecretApi(kc), file, { namespaces: ['porch-fn-system'] });
     await sync.syncNow();
     const secret = await kube.request('GET', '/api/v1/namespaces/porch-fn-system/secrets/auth-secret');
     expect(secret.status).toBe(200);

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 
-import type { RawOptions } from '../../src/config.js';
+import type { RawOptions } from '../../src/config/load.js';
 import { runCli, writeDockerConfig } from '../support/cli.js';
 import { startHostileRegistry } from '../support/hostile-registry.js';
 import type { HostileRegistry } from '../support/hostile-registry.js';
@@ -203,7 +203,7 @@ describe('bounded work', () => {
   it('keeps at most maxConcurrentRequests registry requests in flight across reviews', async () => {
     reg.intercept = (q) => (q.path.includes('/manifests/') ? 'hang' : undefined);
     const r = reviewer({ resolveTimeout: '4', reviewTimeout: '5' }, (c) => {
-      c.registry.maxConcurrentRequests = 2;
+      (c.registry as { maxConcurrentRequests?: number }).maxConcurrentRequests = 2;
     });
     const reviews = Array.from({ length: 6 }, (_, i) => r.review([image(`fn/many${i}`)]));
     await settled(() => reg.requests.length, 300, 1_500);

@@ -177,7 +177,7 @@ describe('fn-pinner mutate', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('2 problem(s)');
     expect(r.stderr).toContain(
-      '--failure-policy (FN_PINNER_FAILURE_POLICY): want Fail or Ignore, got "Sometimes"',
+      '--failure-policy (FN_PINNER_FAILURE_POLICY): want one of Fail, Ignore, got "Sometimes"',
     );
     expect(r.stderr).toContain('--command-prefix (FN_PINNER_COMMAND_PREFIX): want a JSON array of strings');
   });

@@ -2,13 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import * as nodeTls from 'node:tls';
 import { promisify } from 'node:util';
 
-import { createResolverStack } from '../../src/compose.js';
-import type { ResolverStack } from '../../src/compose.js';
-import { loadResolveConfig } from '../../src/config.js';
+import { createResolverStack } from '../../src/app/resolver-stack.js';
+import type { ResolverStack } from '../../src/app/resolver-stack.js';
+import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/logging.js';
 import { createMetrics } from '../../src/metrics.js';
 import { generateCa } from '../../src/tls/certs.js';
@@ -33,7 +33,8 @@ let scopelessTokens = 0;
 const stacks: ResolverStack[] = [];
 
 function stack(opts: Record<string, string | string[]>): ResolverStack {
-  const config = loadResolveConfig(
+  const config = loadConfig(
+    'resolve',
     { logLevel: 'silent', ...opts },
     { HOME: mkdtempSync(join(tmpdir(), 'h-')) },
   );
@@ -69,28 +70,33 @@ afterAll(async () => {
 });
 
 describe('credentials', () => {
-  it.each(['basic', 'token'] as const)(
-    'tries every matching credential on a %s registry until one is accepted, most specific first',
-    async (kind) => {
-      const reg = kind === 'basic' ? basic : token;
-      reg.tokenServer?.reset();
-      // The repository-scoped key is more specific, so it is tried first; it is wrong.
-      const cfg = writeDockerConfig({
-        [`${reg.host}/fn`]: [reg.username, 'stale'],
-        [reg.host]: [reg.username, reg.password],
-      });
-      const s = stack({ insecureRegistry: [reg.host], dockerConfig: cfg });
-      const { metadata } = await s.resolver.resolve(`${reg.host}/fn/app:v1`);
-      expect(metadata.entrypoint).toEqual(['/app']);
-      if (reg.tokenServer) expect(reg.tokenServer.log.map((l) => l.status)).toEqual([401, 200]);
-      // The accepted credential is remembered: the next resolution goes straight to it.
-      reg.tokenServer?.reset();
-      await s.resolver.resolve(`${reg.host}/fn/app:v2`);
-      if (reg.tokenServer) expect(reg.tokenServer.log).toHaveLength(0);
-    },
-  );
+  /** The repository-scoped key is more specific, so it is tried first; it is wrong. */
+  function staleThenGood(reg: TestRegistry): ResolverStack {
+    const cfg = writeDockerConfig({
+      [`${reg.host}/fn`]: [reg.username, 'stale'],
+      [reg.host]: [reg.username, reg.password],
+    });
+    return stack({ insecureRegistry: [reg.host], dockerConfig: cfg });
+  }
 
-  it('caches a Bearer token per repository scope until it expires', async () => {
+  it('tries every matching credential on a Basic registry until one is accepted, most specific first', async () => {
+    const s = staleThenGood(basic);
+    const { metadata } = await s.resolver.resolve(`${basic.host}/fn/app:v1`);
+    expect(metadata.entrypoint).toEqual(['/app']);
+  });
+
+  it('tries every matching credential at a token service, then goes straight to the one accepted', async () => {
+    token.tokenServer!.reset();
+    const s = staleThenGood(token);
+    const { metadata } = await s.resolver.resolve(`${token.host}/fn/app:v1`);
+    expect(metadata.entrypoint).toEqual(['/app']);
+    expect(token.tokenServer!.log.map((l) => l.status)).toEqual([401, 200]);
+    token.tokenServer!.reset();
+    await s.resolver.resolve(`${token.host}/fn/app:v2`);
+    expect(token.tokenServer!.log).toHaveLength(0);
+  });
+
+  it('caches a Bearer token per repository scope while it is valid', async () => {
     token.tokenServer!.reset();
     const cfg = writeDockerConfig({ [token.host]: [token.username, token.password] });
     const s = stack({ insecureRegistry: [token.host], dockerConfig: cfg });
@@ -98,6 +104,22 @@ describe('credentials', () => {
     await s.resolver.resolve(`${token.host}/fn/app:v2`);
     expect(token.tokenServer!.log).toHaveLength(1);
     expect(token.tokenServer!.log[0]!.scope).toBe('repository:fn/app:pull');
+  });
+
+  it('fetches a new token once the cached one has expired', async () => {
+    // Tokens are refreshed 10 s before they expire, so a 5 s token is already stale when it arrives.
+    const cfg = writeDockerConfig({ [token.host]: [token.username, token.password] });
+    const s = stack({ insecureRegistry: [token.host], dockerConfig: cfg });
+    token.tokenServer!.reset();
+    token.tokenServer!.expiresIn = 5;
+    try {
+      await s.resolver.resolve(`${token.host}/fn/app:v1`);
+      await s.resolver.resolve(`${token.host}/fn/app:v2`);
+    } finally {
+      token.tokenServer!.expiresIn = 300;
+    }
+    // No token stays valid, so each call (manifest, then config blob, per image) fetches its own.
+    expect(token.tokenServer!.log.map((l) => l.status)).toEqual([200, 200, 200, 200]);
   });
 
   it('refreshes the token once when the registry answers 401 to it', async () => {
@@ -121,6 +143,21 @@ describe('credentials', () => {
     });
     expect(token.tokenServer!.log).toHaveLength(2);
     scopelessTokens = 0;
+  });
+
+  it('picks up a rewritten Docker config while the process runs (the webhook case)', async () => {
+    const cfg = writeDockerConfig({ [basic.host]: [basic.username, 'wrong'] });
+    const s = stack({ insecureRegistry: [basic.host], dockerConfig: cfg });
+    s.watch();
+    await expect(s.resolver.resolve(`${basic.host}/fn/app:v1`)).rejects.toMatchObject({
+      code: 'UNAUTHORIZED',
+    });
+    const reloaded = new Promise<void>((resolve) => s.customConfig!.onChange(() => resolve()));
+    writeDockerConfig({ [basic.host]: [basic.username, basic.password] }, dirname(cfg));
+    await reloaded;
+    await expect(s.resolver.resolve(`${basic.host}/fn/app:v1`)).resolves.toMatchObject({
+      metadata: { entrypoint: ['/app'] },
+    });
   });
 
   it('sends credentials only to the registry they belong to', async () => {

@@ -166,7 +166,7 @@ describe('fn-pinner resolve output', () => {
     );
   });
 
-  it('picks up a rewritten Docker config file without a restart of the process', async () => {
+  it('reads the Docker config afresh on every run', async () => {
     const reg = registries.get('basic')!;
     const file = writeDockerConfig({ [reg.host]: [reg.username, 'wrong'] });
     const args = [

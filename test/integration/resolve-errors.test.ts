@@ -203,6 +203,7 @@ describe('fn-pinner resolve against a misbehaving registry (through a fault-inje
   });
 
   it('gives up at once on a 429 whose Retry-After is beyond the deadline', async () => {
+    proxy.reset();
     proxy.setHandler((req) =>
       req.path.includes('/manifests/')
         ? { status: 429, headers: { 'retry-after': '120' }, body: '' }
@@ -210,7 +211,9 @@ describe('fn-pinner resolve against a misbehaving registry (through a fault-inje
     );
     const r = await runCli(args('--resolve-timeout', '5'));
     expectOneLine(r, ref(), 'rate limited');
-    expect(r.ms).toBeLessThan(4000);
+    // One attempt, no waiting: far below the 120 s the registry asked for (bounds generous for busy CI).
+    expect(proxy.requests.filter((q) => q.path.includes('/manifests/'))).toHaveLength(1);
+    expect(r.ms).toBeLessThan(60_000);
   });
 
   it('retries a 503 and a connection reset, then succeeds', async () => {
@@ -232,7 +235,7 @@ describe('fn-pinner resolve against a misbehaving registry (through a fault-inje
     const r = await runCli(args('--resolve-timeout', '1.5'));
     expectOneLine(r, ref(), 'timeout');
     expect(r.ms).toBeGreaterThanOrEqual(1400);
-    expect(r.ms).toBeLessThan(3000);
+    expect(r.ms).toBeLessThan(15_000);
   });
 
   it('follows a blob redirect to another origin without sending Authorization there', async () => {

@@ -53,8 +53,8 @@ describe('fn-pinner serve configuration', () => {
     );
     expect(r.code).toBe(1);
     for (const expected of [
-      '--port (FN_PINNER_PORT): 70000 is not a port',
-      '--failure-policy (FN_PINNER_FAILURE_POLICY): want Fail or Ignore, got "Never"',
+      '--port (FN_PINNER_PORT): want an integer ≥ 0 and ≤ 65535, got "70000"',
+      '--failure-policy (FN_PINNER_FAILURE_POLICY): want one of Fail, Ignore, got "Never"',
       '--resolve-timeout (FN_PINNER_RESOLVE_TIMEOUT): must be shorter than --review-timeout (9 s)',
       '--command-prefix (FN_PINNER_COMMAND_PREFIX): want a JSON array of strings, got "not-json"',
       '--enable-private-registries (FN_PINNER_ENABLE_PRIVATE_REGISTRIES): want true or false, got "maybe"',

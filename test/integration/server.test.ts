@@ -8,12 +8,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Agent, request } from 'undici';
 import type { Dispatcher } from 'undici';
+import { HTTPS_TUNABLES } from '../../src/config/tunables.js';
 import { createMetrics } from '../../src/metrics.js';
 import { MAX_ADMISSION_BODY_BYTES, createApp } from '../../src/server/app.js';
 import { startHttpsServer } from '../../src/server/https.js';
 import type { RunningHttpsServer } from '../../src/server/https.js';
 import type { AdmissionEndpoint } from '../../src/server/types.js';
-import { describeCert, generateServingCert } from '../../src/tls/certs.js';
+import { generateServingCert } from '../../src/tls/certs.js';
+import { describeCert } from '../support/certs.js';
 import { ensureServingCerts, servingDnsNames } from '../../src/tls/serving.js';
 import type { ServingCerts } from '../../src/tls/serving.js';
 import { captureLogger } from '../support/capture-logger.js';
@@ -94,7 +96,7 @@ async function start(): Promise<Started> {
   const state: { notReady: string | undefined } = { notReady: undefined };
   const readiness = { notReadyReason: (): string | undefined => state.notReady };
   const app = createApp({ endpoint, readiness, metrics: createMetrics(), log });
-  const running = await startHttpsServer(app, { host: '127.0.0.1', port: 0, certs, log });
+  const running = await startHttpsServer(app, { ...HTTPS_TUNABLES, host: '127.0.0.1', port: 0, certs, log });
   const agent = new Agent({ connect: { ca: certs.caPem } });
   const call = async (path: string, opts: CallOptions = {}): Promise<Reply> => {
     const res = await request(`https://127.0.0.1:${running.port}${path}`, { dispatcher: agent, ...opts });
@@ -215,7 +217,7 @@ describe('HTTPS webhook server', () => {
       expect(res.text).toMatch(/^fn_pinner_http_requests_total\{route="\/healthz",status="200"\} \d+$/m);
       expect(res.text).toMatch(/^fn_pinner_http_requests_total\{route="other",status="404"\} 1$/m);
       expect(res.text).toMatch(/^fn_pinner_admission_duration_seconds_count\{status="200"\} [1-9]\d*$/m);
-      expect(res.text).toContain('fn_pinner_registry_requests_total');
+      expect(res.text).toMatch(/^fn_pinner_http_requests_total\{route="\/mutate",status="200"\} [1-9]\d*$/m);
     });
   });
 
@@ -358,8 +360,8 @@ describe('graceful close', () => {
     expect(JSON.parse(res.text).response.uid).toBe('slow');
     expect(res.headers.connection).toBe('close');
     await closing;
-    // Idle keep-alive connections were closed, not waited out (keepAliveTimeout is 90 s).
-    expect(Date.now() - started).toBeLessThan(5_000);
+    // Idle keep-alive connections were closed, not waited out (keepAliveTimeout is 90 s); generous for busy CI.
+    expect(Date.now() - started).toBeLessThan(30_000);
     await s.agent.close();
   });
 
@@ -370,7 +372,7 @@ describe('graceful close', () => {
     const started = Date.now();
     await s.running.close(300);
     expect(Date.now() - started).toBeGreaterThanOrEqual(290);
-    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(Date.now() - started).toBeLessThan(15_000);
     await expect(stuck).resolves.toBeInstanceOf(Error);
     expect(
       s.lines.some((l) => l.level === 'warn' && l.msg === 'grace period over; closing connections'),

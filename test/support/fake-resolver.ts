@@ -4,7 +4,7 @@ import { FnPinnerError, reasonText } from '../../src/errors.js';
 import type { ErrorCode } from '../../src/errors.js';
 import type { CacheOutcome, ImageMetadata, Resolution } from '../../src/images/resolver.js';
 import type { MetadataSource } from '../../src/mutation/pod.js';
-import type { Platform } from '../../src/options.js';
+import type { Platform } from '../../src/reference/platform.js';
 import { formatPlatform, parsePlatform, platformMatches } from '../../src/reference/platform.js';
 import { ImageReference } from '../../src/reference/reference.js';
 

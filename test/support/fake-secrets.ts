@@ -1,5 +1,5 @@
-import { KubeApiError } from '../../src/secrets/kube.js';
-import type { SecretApi, SecretObject, WebhookConfigApi } from '../../src/secrets/kube.js';
+import { KubeApiError } from '../../src/kube/client.js';
+import type { SecretApi, SecretObject, WebhookConfigApi } from '../../src/kube/client.js';
 
 /** An in-memory Secret store with the API server's optimistic-concurrency rules; faults can be queued. */
 export class FakeSecrets implements SecretApi {

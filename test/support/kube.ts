@@ -27,7 +27,7 @@ import { parseAllDocuments, stringify } from 'yaml';
 import { ORIGINAL_IMAGES_ANNOTATION } from '../../src/mutation/types.js';
 import { generateCa, generateServingCert } from '../../src/tls/certs.js';
 import type { CertKeyPair } from '../../src/tls/certs.js';
-import { caBundle } from '../../src/tls/serving.js';
+import { caBundle } from '../../src/tls/ca-bundle.js';
 import { freePort } from './ports.js';
 
 /**
@@ -84,9 +84,9 @@ export interface TestKube {
   userToken: string;
   userName: string;
   /**
-   * The identity of manifests/01-serviceaccount.yaml as a pod would present it (SA_USER_NAME with
+   * The identity of manifests/base/01-serviceaccount.yaml as a pod would present it (SA_USER_NAME with
    * SA_GROUPS), but from the token file: without a controller-manager there are no ServiceAccount tokens.
-   * It can do what RBAC grants the ServiceAccount fn-pinner-system/fn-pinner, i.e. manifests/02-rbac.yaml.
+   * It can do what RBAC grants the ServiceAccount fn-pinner-system/fn-pinner, i.e. manifests/base/02-rbac.yaml.
    */
   saToken: string;
   saUserName: string;
@@ -98,6 +98,8 @@ export interface TestKube {
   dispatcher: Agent;
   /** Where kube-apiserver and etcd came from. */
   binDir: string;
+  /** ca.crt, sa.key (the ServiceAccount signing key) and the serving pair, for other control-plane parts. */
+  pkiDir: string;
   timings: { etcdReadyMs: number; apiserverReadyMs: number; totalMs: number };
   /** `path` starts with /api or /apis and may carry a query. Never throws on HTTP errors. */
   request(
@@ -141,10 +143,15 @@ export interface StartKubeOptions {
   apiserverArgs?: string[];
   /** Readiness timeout for /readyz, default 60 s. */
   readyTimeoutMs?: number;
+  /**
+   * Keep the ServiceAccount admission plugin (pods get token volumes; needs a kube-controller-manager to
+   * create the ServiceAccounts and their token Secrets, as the node suite runs). Default false.
+   */
+  serviceAccounts?: boolean;
 }
 
 export const USER_NAME = 'fn-pinner';
-/** The ServiceAccount of manifests/01-serviceaccount.yaml, as the apiserver names it. */
+/** The ServiceAccount of manifests/base/01-serviceaccount.yaml, as the apiserver names it. */
 export const SA_NAMESPACE = 'fn-pinner-system';
 export const SA_NAME = 'fn-pinner';
 export const SA_USER_NAME = `system:serviceaccount:${SA_NAMESPACE}:${SA_NAME}`;
@@ -261,13 +268,13 @@ function watchdog(child: ChildProcess, dirs: string[]): ChildProcess {
   return dog;
 }
 
-interface Proc {
+export interface Proc {
   child: ChildProcess;
   dog: ChildProcess;
   log: string;
 }
 
-function spawnLogged(bin: string, args: string[], log: string, dirs: string[]): Proc {
+export function spawnLogged(bin: string, args: string[], log: string, dirs: string[]): Proc {
   // A file, not a pipe: pipes would be open handles in jest and could fill up if nobody reads them.
   const fd = openSync(log, 'w');
   try {
@@ -279,11 +286,11 @@ function spawnLogged(bin: string, args: string[], log: string, dirs: string[]): 
   }
 }
 
-function exited(child: ChildProcess): boolean {
+export function exited(child: ChildProcess): boolean {
   return child.exitCode !== null || child.signalCode !== null;
 }
 
-async function kill(proc: Proc | undefined): Promise<void> {
+export async function kill(proc: Proc | undefined): Promise<void> {
   if (!proc) return;
   const { child, dog } = proc;
   if (!exited(child)) {
@@ -304,7 +311,7 @@ function readLog(path: string): string {
   }
 }
 
-function tail(text: string, lines: number): string {
+export function tail(text: string, lines: number): string {
   return text.trimEnd().split('\n').slice(-lines).join('\n');
 }
 
@@ -369,7 +376,11 @@ export async function startKube(opts: StartKubeOptions = {}): Promise<TestKube> 
       etcdUrl,
       dispatcher,
       adminToken: secrets.adminToken,
-      extraArgs: opts.apiserverArgs ?? [],
+      extraArgs: [
+        // No controller-manager, so no `default` ServiceAccount: pods would be rejected.
+        ...(opts.serviceAccounts ? [] : ['--disable-admission-plugins=ServiceAccount']),
+        ...(opts.apiserverArgs ?? []),
+      ],
       readyTimeoutMs: opts.readyTimeoutMs ?? READY_TIMEOUT_MS,
       logs,
     });
@@ -385,6 +396,7 @@ export async function startKube(opts: StartKubeOptions = {}): Promise<TestKube> 
       dir: paths.dir,
       dispatcher,
       binDir,
+      pkiDir: join(paths.dir, 'pki'),
       timings: { etcdReadyMs, apiserverReadyMs: totalMs - etcdReadyMs, totalMs },
       logs,
       cleanup,
@@ -549,8 +561,6 @@ function apiserverArgs(dir: string, port: number, etcdUrl: string, extra: string
     '--service-cluster-ip-range=10.96.0.0/24',
     // Would write 127.0.0.1 into the `kubernetes` Endpoints; nothing is meant to dial it.
     '--endpoint-reconciler-type=none',
-    // No controller-manager, so no `default` ServiceAccount: pods would be rejected.
-    '--disable-admission-plugins=ServiceAccount',
     '--profiling=false',
     ...extra,
   ];
@@ -624,6 +634,7 @@ interface KubeParts {
   dir: string;
   dispatcher: Agent;
   binDir: string;
+  pkiDir: string;
   timings: TestKube['timings'];
   logs: TestKube['logs'];
   cleanup: () => Promise<void>;
@@ -690,6 +701,7 @@ function makeKube(p: KubeParts): TestKube {
     saKubeconfigPath,
     dispatcher: p.dispatcher,
     binDir: p.binDir,
+    pkiDir: p.pkiDir,
     timings: p.timings,
     request,
     apply,
@@ -767,6 +779,7 @@ const RESOURCES: Record<string, Record<string, Resource>> = {
     ServiceAccount: { plural: 'serviceaccounts', namespaced: true },
     Service: { plural: 'services', namespaced: true },
     ConfigMap: { plural: 'configmaps', namespaced: true },
+    ResourceQuota: { plural: 'resourcequotas', namespaced: true },
   },
   'admissionregistration.k8s.io/v1': {
     MutatingWebhookConfiguration: { plural: 'mutatingwebhookconfigurations', namespaced: false },
@@ -780,6 +793,15 @@ const RESOURCES: Record<string, Record<string, Resource>> = {
   },
   'apps/v1': {
     Deployment: { plural: 'deployments', namespaced: true },
+  },
+  'policy/v1beta1': {
+    PodDisruptionBudget: { plural: 'poddisruptionbudgets', namespaced: true },
+  },
+  'policy/v1': {
+    PodDisruptionBudget: { plural: 'poddisruptionbudgets', namespaced: true },
+  },
+  'scheduling.k8s.io/v1': {
+    PriorityClass: { plural: 'priorityclasses', namespaced: false },
   },
 };
 

@@ -41,6 +41,8 @@ export interface ImageSpec {
   format?: ImageFormat;
   /** Content of the single file in the single layer; defaults to a text naming the platform. */
   layerText?: string;
+  /** The layer's entries instead (a runnable root filesystem); wins over layerText. */
+  files?: LayerEntry[];
   /** Extra fields for the config's "config" object (Env, WorkingDir, User, Labels, ...). */
   config?: Record<string, unknown>;
 }
@@ -49,6 +51,16 @@ export interface Platform {
   os: string;
   architecture: string;
   variant?: string;
+}
+
+/** One tar entry: a regular file (content), a symlink (linkTo) or a directory (neither). */
+export interface LayerEntry {
+  /** Relative, e.g. 'bin/sh'; directories end without a slash. */
+  path: string;
+  content?: Buffer;
+  linkTo?: string;
+  /** Default 0o755 for directories, 0o644 for files. */
+  mode?: number;
 }
 
 export interface Blob {
@@ -93,11 +105,11 @@ export function toBlob(bytes: Buffer): Blob {
 export function buildImage(spec: ImageSpec = {}): BuiltImage {
   const platform = platformOf(spec);
   const docker = spec.format === 'docker';
-  const tar = tarOneFile(
-    'hello.txt',
-    Buffer.from(spec.layerText ?? `hello from ${platformText(platform)}\n`),
+  const { tar, layer } = layerOf(
+    spec.files ?? [
+      { path: 'hello.txt', content: Buffer.from(spec.layerText ?? `hello from ${platformText(platform)}\n`) },
+    ],
   );
-  const layer = toBlob(gzipSync(tar));
   const config = toBlob(Buffer.from(JSON.stringify(configJson(spec, platform, sha256Digest(tar)))));
   const mediaType = docker ? MEDIA_TYPES.dockerManifest : MEDIA_TYPES.ociManifest;
   const manifest = {
@@ -156,27 +168,58 @@ function descriptor(blob: Blob): { digest: string; size: number } {
   return { digest: blob.digest, size: blob.size };
 }
 
-/** A valid ustar archive holding one regular file (checked with umoci; see test-infrastructure.md). */
-function tarOneFile(name: string, content: Buffer): Buffer {
+/** The same entries always give the same bytes; a large layer (a busybox) is compressed once. */
+const layers = new Map<string, { tar: Buffer; layer: Blob }>();
+
+function layerOf(entries: LayerEntry[]): { tar: Buffer; layer: Blob } {
+  const tar = tarOf(entries);
+  const key = sha256Digest(tar);
+  let built = layers.get(key);
+  if (!built) {
+    built = { tar, layer: toBlob(gzipSync(tar)) };
+    layers.set(key, built);
+  }
+  return built;
+}
+
+/** A valid ustar archive (checked with umoci and containerd; see test-infrastructure.md). */
+export function tarOf(entries: LayerEntry[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const e of entries) {
+    const type = e.linkTo !== undefined ? '2' : e.content !== undefined ? '0' : '5';
+    const content = e.content ?? Buffer.alloc(0);
+    const mode = e.mode ?? (type === '5' ? 0o755 : 0o644);
+    parts.push(tarHeader(type === '5' ? `${e.path}/` : e.path, type, mode, content.length, e.linkTo));
+    if (type === '0') {
+      const body = Buffer.alloc(Math.ceil(content.length / 512) * 512);
+      content.copy(body);
+      parts.push(body);
+    }
+  }
+  parts.push(Buffer.alloc(1024));
+  return Buffer.concat(parts);
+}
+
+function tarHeader(name: string, type: string, mode: number, size: number, linkTo = ''): Buffer {
+  if (name.length > 100 || linkTo.length > 100) throw new Error(`tar: name too long: ${name}`);
   const header = Buffer.alloc(512);
   const put = (text: string, offset: number, length: number): void => {
     header.write(text, offset, length, 'ascii');
   };
   const octal = (n: number, width: number): string => `${n.toString(8).padStart(width - 1, '0')}\0`;
   put(name, 0, 100);
-  put(octal(0o644, 8), 100, 8);
+  put(octal(mode, 8), 100, 8);
   put(octal(0, 8), 108, 8);
   put(octal(0, 8), 116, 8);
-  put(octal(content.length, 12), 124, 12);
+  put(octal(size, 12), 124, 12);
   put(octal(FIXED_MTIME, 12), 136, 12);
   put('        ', 148, 8);
-  put('0', 156, 1);
+  put(type, 156, 1);
+  put(linkTo, 157, 100);
   put('ustar\0', 257, 6);
   put('00', 263, 2);
   let sum = 0;
   for (const byte of header) sum += byte;
   put(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8);
-  const body = Buffer.alloc(Math.ceil(content.length / 512) * 512);
-  content.copy(body);
-  return Buffer.concat([header, body, Buffer.alloc(1024)]);
+  return header;
 }

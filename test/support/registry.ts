@@ -62,8 +62,13 @@ export interface TestRegistry {
   /** Trusts caPem for TLS kinds; closed by stop(). */
   dispatcher: Agent;
   dir: string;
-  /** The registry's log so far (level warn). */
+  /** The registry's log so far (level warn; the access log too when `configure` enabled it). */
   logs(): string;
+  /**
+   * htpasswd kinds: restarts the registry on the same port and storage with only these credentials, as a
+   * credentials rotation (the registry reads its htpasswd file once, at startup).
+   */
+  rotateCredentials(username: string, password: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -94,10 +99,11 @@ export async function startRegistry(
     const config = await baseConfig(kind, dir, { username, password, opts, extras });
     opts.configure?.(config);
     dispatcher = new Agent(extras.caPem ? { connect: { ca: extras.caPem } } : {});
-    const started = await spawnWithRetry(dir, config, dispatcher, TLS_KINDS.has(kind) ? 'https' : 'http');
-    const url = `${TLS_KINDS.has(kind) ? 'https' : 'http'}://${started.host}`;
+    const scheme = TLS_KINDS.has(kind) ? 'https' : 'http';
+    const started = await spawnWithRetry(dir, config, dispatcher, scheme);
+    const url = `${scheme}://${started.host}`;
     const agent = dispatcher;
-    return {
+    const registry: TestRegistry = {
       kind,
       host: started.host,
       url,
@@ -107,8 +113,18 @@ export async function startRegistry(
       dispatcher: agent,
       dir,
       logs: () => readLog(dir),
+      async rotateCredentials(user, pass) {
+        if (!BASIC_KINDS.has(kind)) throw new Error(`a ${kind} registry has no htpasswd credentials`);
+        await killChild(started.child);
+        writeHtpasswd(dir, user, pass);
+        started.child = spawnRegistry(dir);
+        await waitReady(started.child, `${url}/v2/`, agent, dir);
+        registry.username = user;
+        registry.password = pass;
+      },
       stop: () => stopAll(started.child, agent, extras.tokenServer, dir),
     };
+    return registry;
   } catch (err) {
     await dispatcher?.close();
     await extras.tokenServer?.stop();

@@ -5,10 +5,11 @@ import { join } from 'node:path';
 import { decide } from '../../src/admission/handler.js';
 import type { Decision } from '../../src/admission/handler.js';
 import type { AdmissionRequest } from '../../src/admission/types.js';
-import { createResolverStack } from '../../src/compose.js';
-import type { ResolverStack } from '../../src/compose.js';
-import { loadAdmissionConfig } from '../../src/config.js';
-import type { AdmissionConfig, RawOptions } from '../../src/config.js';
+import { createResolverStack } from '../../src/app/resolver-stack.js';
+import type { ResolverStack } from '../../src/app/resolver-stack.js';
+import { loadConfig } from '../../src/config/load.js';
+import type { Config, RawOptions } from '../../src/config/load.js';
+import { admissionOptions } from '../../src/config/options.js';
 import { createMetrics } from '../../src/metrics.js';
 import type { Metrics } from '../../src/metrics.js';
 import { PlatformMemo } from '../../src/mutation/multiarch.js';
@@ -21,7 +22,7 @@ import type { LogLine } from './capture-logger.js';
  * registry. Logs are captured, so tests can look at them.
  */
 export interface Reviewer {
-  config: AdmissionConfig;
+  config: Config;
   stack: ResolverStack;
   metrics: Metrics;
   logs: LogLine[];
@@ -57,14 +58,16 @@ export function podReview(
   };
 }
 
-export function startReviewer(opts: RawOptions, tweak?: (config: AdmissionConfig) => void): Reviewer {
+/** `tweak` may change the loaded configuration (and so the option objects built from it) before wiring. */
+export function startReviewer(opts: RawOptions, tweak?: (config: Config) => void): Reviewer {
   const home = mkdtempSync(join(tmpdir(), 'fn-pinner-reviewer-'));
-  const config = loadAdmissionConfig({ logLevel: 'info', ...opts }, { HOME: home });
+  const config = loadConfig('mutate', { logLevel: 'info', ...opts }, { HOME: home });
   tweak?.(config);
   const { log: logger, lines } = captureLogger('info');
   const metrics = createMetrics();
   const stack = createResolverStack(config, logger, metrics);
   const platformMemo = new PlatformMemo();
+  const admission = admissionOptions(config);
   return {
     config,
     stack,
@@ -73,7 +76,7 @@ export function startReviewer(opts: RawOptions, tweak?: (config: AdmissionConfig
     review: (images, spec, annotations) =>
       decide(podReview(images, spec, annotations), {
         source: stack.resolver,
-        options: config.admission,
+        options: admission,
         log: logger,
         platformMemo,
       }),

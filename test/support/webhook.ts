@@ -5,12 +5,12 @@ import { Writable } from 'node:stream';
 
 import { Agent, request } from 'undici';
 
-import { loadServeConfig } from '../../src/config.js';
-import type { RawOptions } from '../../src/config.js';
+import type { ClusterApis } from '../../src/app/cluster.js';
+import { startWebhook } from '../../src/app/webhook.js';
+import type { RunningWebhook } from '../../src/app/webhook.js';
+import { loadConfig } from '../../src/config/load.js';
+import type { RawOptions } from '../../src/config/load.js';
 import { createLogger } from '../../src/logging.js';
-import type { ClusterApis } from '../../src/cluster.js';
-import { startWebhook } from '../../src/serve.js';
-import type { RunningWebhook } from '../../src/serve.js';
 
 export interface TestWebhook extends RunningWebhook {
   url: string;
@@ -29,7 +29,8 @@ export async function startTestWebhook(
 ): Promise<TestWebhook> {
   const certDir = mkdtempSync(join(tmpdir(), 'fn-pinner-certs-'));
   const home = mkdtempSync(join(tmpdir(), 'fn-pinner-home-'));
-  const config = loadServeConfig(
+  const config = loadConfig(
+    'serve',
     { host: '127.0.0.1', port: '0', certDir, logLevel: 'info', ...opts },
     { HOME: home },
   );
@@ -40,7 +41,7 @@ export async function startTestWebhook(
       cb();
     },
   });
-  const webhook = await startWebhook(config, createLogger(config.logging, sink), overrides);
+  const webhook = await startWebhook(config, createLogger(config.log, sink), overrides);
   const dispatcher = new Agent({ connect: { ca: webhook.caPem } });
   const url = `https://127.0.0.1:${webhook.port}`;
   return {

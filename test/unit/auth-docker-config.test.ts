@@ -2,12 +2,7 @@ import { inspect } from 'node:util';
 import { describe, expect, it } from '@jest/globals';
 
 import { isFnPinnerError, type FnPinnerError } from '../../src/errors.js';
-import {
-  credentialKind,
-  describeCredential,
-  makeCredential,
-  type Credential,
-} from '../../src/registry/auth/credentials.js';
+import { credentialKind, type Credential } from '../../src/registry/auth/credentials.js';
 import { parseDockerConfig } from '../../src/registry/auth/docker-config.js';
 
 const FILE = '/etc/auth/config.json';
@@ -233,14 +228,5 @@ describe('credentials never leak through logging', () => {
       source: `${FILE} auths["ghcr.io"]`,
       username: 'alice',
     });
-  });
-
-  it('describes credentials without secrets', () => {
-    expect(describeCredential(cred)).toBe(`identity token for "alice" from ${FILE} auths["ghcr.io"]`);
-    expect(describeCredential(makeCredential({ username: 'bob', password: SECRET, source: 'here' }))).toBe(
-      'username/password for "bob" from here',
-    );
-    expect(describeCredential({ registryToken: SECRET, source: 'there' })).toBe('registry token from there');
-    expect(describeCredential({ source: 'nowhere' })).toBe('anonymous from nowhere');
   });
 });

@@ -3,13 +3,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 
-import { isFnPinnerError, type FnPinnerError } from '../../src/errors.js';
-import {
-  DockerConfigKeychain,
-  createDefaultKeychain,
-  defaultKeychainPaths,
-} from '../../src/registry/auth/keychain.js';
+import { defaultDockerConfigs } from '../../src/config/inputs.js';
+import { isFnPinnerError } from '../../src/errors.js';
+import { DockerConfigKeychain } from '../../src/registry/auth/keychain.js';
 import { ImageReference } from '../../src/reference/reference.js';
+import { DockerConfigSource } from '../../src/sources/docker-config.js';
+import { captureLogger } from '../support/capture-logger.js';
+import type { LogLine } from '../support/capture-logger.js';
 
 const SECRET = 'Pa55:w0rd-do-not-log';
 const ref = (image: string): ImageReference => ImageReference.parse(image);
@@ -49,22 +49,38 @@ class SecretVolume {
 }
 
 let tmp: string;
-let clock: number;
-let errors: FnPinnerError[];
-const now = (): number => clock;
+let lines: LogLine[];
+const sources: DockerConfigSource[] = [];
 
 beforeEach(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fn-pinner-keychain-'));
-  clock = 1_000_000;
-  errors = [];
+  lines = [];
 });
 
 afterEach(() => {
+  for (const s of sources.splice(0)) s.stop();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-function keychain(paths: string[], extra: { missingOk?: boolean } = {}): DockerConfigKeychain {
-  return new DockerConfigKeychain({ paths, now, onError: (err) => errors.push(err), ...extra });
+function source(file: string, required = true): DockerConfigSource {
+  const captured = captureLogger();
+  lines = captured.lines;
+  const s = new DockerConfigSource({ file, required, log: captured.log, pollMs: 50 });
+  sources.push(s);
+  return s;
+}
+
+const errors = (): (string | undefined)[] =>
+  lines.filter((l) => l.level === 'error').map((l) => l.err?.message);
+
+function keychainOf(files: string[], required = true): DockerConfigKeychain {
+  return new DockerConfigKeychain(
+    files.map((f) => {
+      const s = source(f, required);
+      s.load();
+      return s;
+    }),
+  );
 }
 
 const users = (kc: DockerConfigKeychain, image: string): (string | undefined)[] =>
@@ -79,11 +95,10 @@ describe('DockerConfigKeychain resolve', () => {
       config({ 'ghcr.io': auth('host-a'), 'ghcr.io/org': auth('org-a'), 'quay.io': auth('q') }),
     );
     fs.writeFileSync(b, config({ 'https://ghcr.io/v2/': auth('host-b'), 'ghcr.io/org/app': auth('app-b') }));
-    const kc = keychain([a, b]);
+    const kc = keychainOf([a, b]);
     expect(users(kc, 'ghcr.io/org/app:1')).toEqual(['app-b', 'org-a', 'host-a', 'host-b']);
     expect(users(kc, 'ghcr.io/other/app')).toEqual(['host-a', 'host-b']);
     expect(users(kc, 'gcr.io/x/y')).toEqual([]);
-    expect(errors).toEqual([]);
   });
 
   it('returns a secret mounted twice only once', () => {
@@ -91,7 +106,7 @@ describe('DockerConfigKeychain resolve', () => {
     const b = path.join(tmp, 'b.json');
     fs.writeFileSync(a, config({ 'ghcr.io': auth('same') }));
     fs.writeFileSync(b, config({ 'https://ghcr.io': auth('same') }));
-    const creds = keychain([a, b]).resolve(ref('ghcr.io/o/a'));
+    const creds = keychainOf([a, b]).resolve(ref('ghcr.io/o/a'));
     expect(creds).toHaveLength(1);
     expect(creds[0]!.source).toBe(`${a} auths["ghcr.io"]`);
   });
@@ -99,122 +114,115 @@ describe('DockerConfigKeychain resolve', () => {
   it('matches Docker Hub images to the legacy https://index.docker.io/v1/ key', () => {
     const file = path.join(tmp, 'c.json');
     fs.writeFileSync(file, config({ 'https://index.docker.io/v1/': auth('hub') }));
-    expect(users(keychain([file]), 'nginx')).toEqual(['hub']);
+    expect(users(keychainOf([file]), 'nginx')).toEqual(['hub']);
   });
 });
 
-describe('DockerConfigKeychain reload (kubelet atomic Secret updates)', () => {
-  it('picks up a swapped ..data symlink after the check interval, not before', () => {
+describe('DockerConfigSource reload (kubelet atomic Secret updates)', () => {
+  it('picks up a swapped ..data symlink on its own and tells its listeners', async () => {
     const vol = new SecretVolume(path.join(tmp, 'secret'));
     vol.write(config({ 'ghcr.io': auth('v1') }));
-    const reloads: string[] = [];
-    const kc = new DockerConfigKeychain({ paths: [vol.file], now, onReload: (f) => reloads.push(f) });
+    const s = source(vol.file);
+    s.load();
+    const kc = new DockerConfigKeychain([s]);
     expect(users(kc, 'ghcr.io/o/a')).toEqual(['v1']);
-
+    s.start();
+    const changed = new Promise<void>((resolve) => s.onChange(() => resolve()));
     vol.write(config({ 'ghcr.io': auth('v2') }));
-    clock += 999;
-    expect(users(kc, 'ghcr.io/o/a')).toEqual(['v1']);
-    clock += 1;
+    await changed;
     expect(users(kc, 'ghcr.io/o/a')).toEqual(['v2']);
-    expect(reloads).toEqual([vol.file, vol.file]);
   });
 
-  it('notices an in-place rewrite of the same file', () => {
+  it('notices an in-place rewrite of the same file, and does not re-read an unchanged one', () => {
     const file = path.join(tmp, 'plain.json');
     fs.writeFileSync(file, config({ 'ghcr.io': auth('before') }));
-    const kc = keychain([file]);
-    expect(users(kc, 'ghcr.io/o/a')).toEqual(['before']);
+    const s = source(file);
+    s.load();
+    expect(s.refresh()).toBe(false);
     fs.writeFileSync(file, config({ 'ghcr.io': auth('after!') }));
     fs.utimesSync(file, new Date(), new Date(Date.now() + 5000));
-    clock += 1000;
-    expect(users(kc, 'ghcr.io/o/a')).toEqual(['after!']);
+    expect(s.refresh()).toBe(true);
+    expect(users(new DockerConfigKeychain([s]), 'ghcr.io/o/a')).toEqual(['after!']);
+    expect(s.refresh()).toBe(false);
   });
 
-  it('does not re-read an unchanged file', () => {
-    const file = path.join(tmp, 'same.json');
-    fs.writeFileSync(file, config({ 'ghcr.io': auth('x') }));
-    const reloads: string[] = [];
-    const kc = new DockerConfigKeychain({ paths: [file], now, onReload: (f) => reloads.push(f) });
-    for (let i = 0; i < 5; i++, clock += 1000) kc.resolve(ref('ghcr.io/o/a'));
-    expect(reloads).toHaveLength(1);
-  });
-
-  it('keeps the last good config when a reload fails, reports it once, and recovers', () => {
+  it('keeps the last good config when a reload fails, reports each failure once, and recovers', () => {
     const vol = new SecretVolume(path.join(tmp, 'secret'));
     vol.write(config({ 'ghcr.io': auth('good') }));
-    const kc = keychain([vol.file]);
-    expect(users(kc, 'ghcr.io/o/a')).toEqual(['good']);
+    const s = source(vol.file);
+    s.load();
+    const kc = new DockerConfigKeychain([s]);
 
     vol.write(`{"auths": {"ghcr.io": {"auth": "${auth('broken').auth}"}}`); // truncated JSON
-    clock += 1000;
+    s.refresh();
+    s.refresh();
     expect(users(kc, 'ghcr.io/o/a')).toEqual(['good']);
-    clock += 1000;
-    expect(users(kc, 'ghcr.io/o/a')).toEqual(['good']);
-    expect(errors).toHaveLength(1);
-    expect(errors[0]!.code).toBe('BAD_DOCKER_CONFIG');
-    expect(errors[0]!.message).toMatch(
+    expect(errors()).toHaveLength(1);
+    expect(s.lastError).toMatch(
       /^load Docker config .*\/config\.json: not valid JSON( \(at character \d+\))?$/,
     );
 
     vol.write(config({ 'ghcr.io': { auth: 'not base64!' } }));
-    clock += 1000;
+    s.refresh();
     expect(users(kc, 'ghcr.io/o/a')).toEqual(['good']);
-    expect(errors).toHaveLength(2);
-    expect(errors[1]!.message).toContain('auths["ghcr.io"].auth is not valid base64');
+    expect(errors()).toHaveLength(2);
+    expect(s.lastError).toContain('auths["ghcr.io"].auth is not valid base64');
 
     vol.write(config({ 'ghcr.io': auth('fixed') }));
-    clock += 1000;
+    expect(s.refresh()).toBe(true);
+    expect(s.lastError).toBeUndefined();
     expect(users(kc, 'ghcr.io/o/a')).toEqual(['fixed']);
-    expect(errors).toHaveLength(2);
-    for (const err of errors) expect(err.message).not.toContain(SECRET);
+    expect(JSON.stringify(lines)).not.toContain(SECRET);
   });
 
-  it('treats a missing required file as no credentials, reported once, and loads it when it appears', () => {
-    const file = path.join(tmp, 'later', 'config.json');
-    const kc = keychain([file]);
-    expect(kc.resolve(ref('ghcr.io/o/a'))).toEqual([]);
-    clock += 1000;
-    expect(kc.resolve(ref('ghcr.io/o/a'))).toEqual([]);
-    expect(errors.map((e) => e.message)).toEqual([
-      `load Docker config ${file}: file not found (is the Secret mounted at this path?)`,
-    ]);
-    fs.mkdirSync(path.dirname(file));
-    fs.writeFileSync(file, config({ 'ghcr.io': auth('arrived') }));
-    clock += 1000;
-    expect(users(kc, 'ghcr.io/o/a')).toEqual(['arrived']);
+  it('treats an emptied required file as invalid and keeps the last good credentials', () => {
+    const file = path.join(tmp, 'emptied.json');
+    fs.writeFileSync(file, config({ 'ghcr.io': auth('kept') }));
+    const s = source(file);
+    s.load();
+    fs.writeFileSync(file, config({}));
+    fs.utimesSync(file, new Date(), new Date(Date.now() + 5000));
+    expect(s.refresh()).toBe(false);
+    expect(s.lastError).toBe(`load Docker config ${file}: no credentials in it`);
+    expect(users(new DockerConfigKeychain([s]), 'ghcr.io/o/a')).toEqual(['kept']);
   });
 
   it('keeps the last good config when a required file disappears', () => {
     const file = path.join(tmp, 'gone.json');
     fs.writeFileSync(file, config({ 'ghcr.io': auth('kept') }));
-    const kc = keychain([file]);
-    expect(users(kc, 'ghcr.io/o/a')).toEqual(['kept']);
+    const s = source(file);
+    s.load();
     fs.rmSync(file);
-    clock += 1000;
-    expect(users(kc, 'ghcr.io/o/a')).toEqual(['kept']);
-    expect(errors).toHaveLength(1);
+    s.refresh();
+    expect(users(new DockerConfigKeychain([s]), 'ghcr.io/o/a')).toEqual(['kept']);
+    expect(s.lastError).toBe(
+      `load Docker config ${file}: file not found (is the Secret mounted at this path?)`,
+    );
   });
 
-  it('skips missing optional files silently and forgets one that is removed', () => {
+  it('skips missing optional files silently, takes an empty one as no credentials, forgets a removed one', () => {
     const present = path.join(tmp, 'present.json');
+    const empty = path.join(tmp, 'empty.json');
     fs.writeFileSync(present, config({ 'ghcr.io': auth('optional') }));
-    const kc = keychain([path.join(tmp, 'absent.json'), present], { missingOk: true });
+    fs.writeFileSync(empty, config({}));
+    const optional = [path.join(tmp, 'absent.json'), empty, present].map((f) => source(f, false));
+    optional.forEach((s) => s.load());
+    const kc = new DockerConfigKeychain(optional);
     expect(users(kc, 'ghcr.io/o/a')).toEqual(['optional']);
     fs.rmSync(present);
-    clock += 1000;
+    optional.forEach((s) => s.refresh());
     expect(users(kc, 'ghcr.io/o/a')).toEqual([]);
-    expect(errors).toEqual([]);
+    expect(optional.map((s) => s.lastError)).toEqual([undefined, undefined, undefined]);
   });
 });
 
-describe('DockerConfigKeychain load', () => {
+describe('DockerConfigSource load', () => {
   it('throws the FnPinnerError for a malformed file, without secrets', () => {
     const file = path.join(tmp, 'bad.json');
     fs.writeFileSync(file, config({ 'ghcr.io': { username: 'u', password: 42 }, 'quay.io': auth('q') }));
-    const kc = keychain([file]);
     let caught: unknown;
     try {
-      kc.load();
+      source(file).load();
     } catch (err) {
       caught = err;
     }
@@ -222,38 +230,37 @@ describe('DockerConfigKeychain load', () => {
     expect((caught as Error).message).toBe(
       `load Docker config ${file}: auths["ghcr.io"].password must be a string`,
     );
-    // the same failure is not reported again by the next resolve()
-    expect(kc.resolve(ref('quay.io/a/b'))).toEqual([]);
-    expect(errors).toEqual([]);
   });
 
   it('throws for a missing required file and not for a missing optional one', () => {
     const missing = path.join(tmp, 'nope.json');
-    expect(() => keychain([missing]).load()).toThrow('file not found');
-    expect(() => keychain([missing], { missingOk: true }).load()).not.toThrow();
+    expect(() => source(missing).load()).toThrow('file not found');
+    expect(() => source(missing, false).load()).not.toThrow();
   });
 
-  it('loads valid files and exposes their warnings', () => {
+  it('loads valid files and logs what it ignored on purpose', () => {
     const file = path.join(tmp, 'helpers.json');
     fs.writeFileSync(file, JSON.stringify({ auths: { 'ghcr.io': auth('w') }, credsStore: 'desktop' }));
-    const kc = keychain([file]);
-    kc.load();
-    expect(kc.warnings).toHaveLength(1);
-    expect(kc.warnings[0]).toContain('ignoring "credsStore"');
-    expect(users(kc, 'ghcr.io/o/a')).toEqual(['w']);
+    const s = source(file);
+    s.load();
+    expect(s.current?.warnings).toHaveLength(1);
+    expect(lines.filter((l) => l.level === 'warn').map((l) => l.msg)).toEqual([
+      expect.stringContaining('ignoring "credsStore"'),
+    ]);
+    expect(users(new DockerConfigKeychain([s]), 'ghcr.io/o/a')).toEqual(['w']);
   });
 
   it('reports a directory where a file should be as unreadable', () => {
     const dir = path.join(tmp, 'adir');
     fs.mkdirSync(dir);
-    expect(() => keychain([dir]).load()).toThrow(`load Docker config ${dir}: cannot read the file (EISDIR)`);
+    expect(() => source(dir).load()).toThrow(`load Docker config ${dir}: cannot read the file (EISDIR)`);
   });
 });
 
-describe('defaultKeychainPaths', () => {
+describe('defaultDockerConfigs', () => {
   it('lists the docker, podman and go-containerregistry locations in priority order', () => {
     expect(
-      defaultKeychainPaths({
+      defaultDockerConfigs({
         DOCKER_CONFIG: '/cfg',
         HOME: '/home/me',
         REGISTRY_AUTH_FILE: '/run/auth.json',
@@ -268,25 +275,12 @@ describe('defaultKeychainPaths', () => {
   });
 
   it('skips unset and empty variables and duplicates', () => {
-    expect(defaultKeychainPaths({})).toEqual([]);
-    expect(defaultKeychainPaths({ HOME: '/h', DOCKER_CONFIG: '', XDG_RUNTIME_DIR: undefined })).toEqual([
+    expect(defaultDockerConfigs({})).toEqual([]);
+    expect(defaultDockerConfigs({ HOME: '/h', DOCKER_CONFIG: '', XDG_RUNTIME_DIR: undefined })).toEqual([
       '/h/.docker/config.json',
     ]);
-    expect(defaultKeychainPaths({ HOME: '/h', DOCKER_CONFIG: '/h/.docker/' })).toEqual([
+    expect(defaultDockerConfigs({ HOME: '/h', DOCKER_CONFIG: '/h/.docker/' })).toEqual([
       '/h/.docker/config.json',
     ]);
-  });
-
-  it('gives an anonymous keychain when none of the files exist', () => {
-    const kc = createDefaultKeychain({ HOME: tmp }, { now, onError: (err) => errors.push(err) });
-    kc.load();
-    expect(kc.resolve(ref('ghcr.io/o/a'))).toEqual([]);
-    expect(errors).toEqual([]);
-  });
-
-  it('reads $HOME/.docker/config.json', () => {
-    fs.mkdirSync(path.join(tmp, '.docker'));
-    fs.writeFileSync(path.join(tmp, '.docker', 'config.json'), config({ 'ghcr.io': auth('home') }));
-    expect(users(createDefaultKeychain({ HOME: tmp }, { now }), 'ghcr.io/o/a')).toEqual(['home']);
   });
 });

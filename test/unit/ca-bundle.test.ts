@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 
-import { mergeCaBundle } from '../../src/secrets/kube.js';
+import { mergeCaBundle } from '../../src/tls/ca-bundle.js';
 import { generateCa } from '../../src/tls/certs.js';
 
 const b64 = (pems: string[]): string => Buffer.from(pems.join('')).toString('base64');

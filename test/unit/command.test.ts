@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 
 import { FnPinnerError } from '../../src/errors.js';
-import { hasCommand, planCommand, runtimeArgv } from '../../src/mutation/command.js';
+import { escapeImageString, hasCommand, planCommand, runtimeArgv } from '../../src/mutation/command.js';
 import type { Container } from '../../src/mutation/types.js';
 
 /** Porch's wrapper-server, which fn-pinner puts in front of every function it sets a command for. */
@@ -18,6 +18,8 @@ interface Row {
   /** What planCommand sets with no prefix. */
   command: string[];
   args: string[] | undefined;
+  /** The container's environment, for Kubernetes' `$(VAR)` expansion. */
+  env?: Record<string, string>;
 }
 
 const rows: Row[] = [
@@ -93,7 +95,85 @@ const rows: Row[] = [
     command: ['/bin/function'],
     args: undefined,
   },
+  {
+    name: '$(VAR) and $$ in the image Entrypoint and Cmd are escaped, so Kubernetes expands them to themselves',
+    container: {},
+    entrypoint: ['/argv', 'ep-$(NODE_VAR)'],
+    cmd: ['$(NODE_VAR)', '$$', 'cost: $5'],
+    before: ['/argv', 'ep-$(NODE_VAR)', '$(NODE_VAR)', '$$', 'cost: $5'],
+    command: ['/argv', 'ep-$$(NODE_VAR)'],
+    args: ['$$(NODE_VAR)', '$$$$', 'cost: $$5'],
+    env: { NODE_VAR: 'from-pod-env' },
+  },
+  {
+    name: 'args the pod wrote are kept as written: Kubernetes expanded them before the mutation too',
+    container: { args: ['$(NODE_VAR)', '$$'] },
+    entrypoint: ['/argv', '$(NODE_VAR)'],
+    cmd: ['$$'],
+    before: ['/argv', '$(NODE_VAR)', 'from-pod-env', '$'],
+    command: ['/argv', '$$(NODE_VAR)'],
+    args: ['$(NODE_VAR)', '$$'],
+    env: { NODE_VAR: 'from-pod-env' },
+  },
+  {
+    name: 'Cmd only with $: all of it escaped into command',
+    container: {},
+    entrypoint: [],
+    cmd: ['/bin/sh', '-c', 'echo $HOME $(NODE_VAR)'],
+    before: ['/bin/sh', '-c', 'echo $HOME $(NODE_VAR)'],
+    command: ['/bin/sh', '-c', 'echo $$HOME $$(NODE_VAR)'],
+    args: undefined,
+    env: { NODE_VAR: 'from-pod-env', HOME: '/root' },
+  },
+  {
+    name: 'Cmd only, args with $(VAR) set by the pod: they become the command as written',
+    container: { args: ['/argv', '$(NODE_VAR)'] },
+    entrypoint: [],
+    cmd: ['/bin/function'],
+    before: ['/argv', 'from-pod-env'],
+    command: ['/argv', '$(NODE_VAR)'],
+    args: undefined,
+    env: { NODE_VAR: 'from-pod-env' },
+  },
 ];
+
+/**
+ * What the kubelet does to command and args (k8s.io/kubernetes third_party/forked/golang/expansion):
+ * `$$` → `$`, `$(NAME)` → the variable when defined (else left as is), any other `$` kept.
+ */
+function expand(value: string, env: Record<string, string>): string {
+  let out = '';
+  for (let i = 0; i < value.length; i++) {
+    if (value[i] !== '$' || i + 1 >= value.length) {
+      out += value[i];
+      continue;
+    }
+    const next = value[i + 1];
+    if (next === '$') {
+      out += '$';
+      i++;
+    } else if (next === '(' && value.indexOf(')', i + 2) !== -1) {
+      const close = value.indexOf(')', i + 2);
+      const name = value.slice(i + 2, close);
+      out += env[name] ?? `$(${name})`;
+      i = close;
+    } else {
+      out += '$';
+    }
+  }
+  return out;
+}
+
+/** The argv the container runs: the runtime's, after Kubernetes expanded whatever the pod spec holds. */
+function effectiveArgv(
+  container: Pick<Container, 'command' | 'args'>,
+  entrypoint: string[],
+  cmd: string[],
+  env: Record<string, string>,
+): string[] {
+  const x = (list: string[] | undefined): string[] | undefined => list?.map((v) => expand(v, env));
+  return runtimeArgv({ command: x(container.command), args: x(container.args) }, entrypoint, cmd);
+}
 
 function argvOf(plan: { command: string[]; args: string[] | undefined }): string[] {
   return [...plan.command, ...(plan.args ?? [])];
@@ -101,7 +181,7 @@ function argvOf(plan: { command: string[]; args: string[] | undefined }): string
 
 describe('runtimeArgv (Kubernetes command/args semantics)', () => {
   it.each(rows.map((r) => [r.name, r] as const))('%s', (_name, row) => {
-    expect(runtimeArgv(row.container, row.entrypoint, row.cmd)).toEqual(row.before);
+    expect(effectiveArgv(row.container, row.entrypoint, row.cmd, row.env ?? {})).toEqual(row.before);
   });
 
   it('a command overrides the Entrypoint and, without args, drops the Cmd', () => {
@@ -136,12 +216,14 @@ describe('planCommand', () => {
       const container: Container = { name: 'function', ...structuredClone(row.container) };
       const plan = planCommand(container, { entrypoint: row.entrypoint, cmd: row.cmd }, prefix, WHAT);
 
+      const env = row.env ?? {};
       expect(plan).toEqual({ command: [...prefix, ...row.command], args: row.args });
-      // The invariant: command + args == prefix + the argv the runtime ran before the mutation ...
-      expect(argvOf(plan)).toEqual([...prefix, ...row.before]);
+      // The invariant: command + args, once Kubernetes expanded them, == prefix + the argv the container
+      // ran before the mutation ...
+      expect(argvOf(plan).map((v) => expand(v, env))).toEqual([...prefix, ...row.before]);
       // ... and it is what the runtime runs after it, whatever the image says.
-      expect(runtimeArgv(plan, row.entrypoint, row.cmd)).toEqual([...prefix, ...row.before]);
-      expect(runtimeArgv(plan, ['something-else'], ['--other'])).toEqual([...prefix, ...row.before]);
+      expect(effectiveArgv(plan, row.entrypoint, row.cmd, env)).toEqual([...prefix, ...row.before]);
+      expect(effectiveArgv(plan, ['something-else'], ['--other'], env)).toEqual([...prefix, ...row.before]);
       // The container itself is not modified.
       expect(container).toEqual({ name: 'function', ...row.container });
     });
@@ -162,6 +244,11 @@ describe('planCommand', () => {
         planCommand({ name: 'function', args: [] }, { entrypoint: [], cmd: [] }, prefix, WHAT),
       ).toThrow(expect.objectContaining({ code: 'NO_COMMAND' }));
     });
+  });
+
+  it('escapes every $ of an image string, and nothing else', () => {
+    expect(escapeImageString('plain')).toBe('plain');
+    expect(escapeImageString('$(A)$$B$')).toBe('$$(A)$$$$B$$');
   });
 
   it('returns fresh arrays, never the image metadata or container arrays themselves', () => {

@@ -1,38 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 
-import { loadResolveConfig } from '../../src/config.js';
 import { FnPinnerError } from '../../src/errors.js';
 import { MetadataCache } from '../../src/images/cache.js';
 import { recordOriginals } from '../../src/mutation/annotations.js';
 import type { ContainerChange } from '../../src/mutation/pod.js';
 import { ORIGINAL_IMAGES_ANNOTATION } from '../../src/mutation/types.js';
 import { ImageReference } from '../../src/reference/reference.js';
-import { generateCa } from '../../src/tls/certs.js';
-import { assertPemCertificates } from '../../src/tls/pem.js';
 import { SingleFlight } from '../../src/util/singleflight.js';
 import { boundLine, quote } from '../../src/util/text.js';
-
-describe('CA bundles', () => {
-  const garbage = '-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----\n';
-
-  it('accepts a bundle whose certificates parse', () => {
-    const ca = generateCa({ commonName: 't' }).certPem;
-    expect(assertPemCertificates(`${ca}${ca}`, 'ca.crt')).toBe(2);
-  });
-
-  it.each([
-    [garbage, 'certificate 1 of 1 is not a valid X.509 certificate'],
-    ['hello', 'holds no PEM certificate'],
-  ])('refuses %j at startup, as a configuration problem', (pem, why) => {
-    expect(() => assertPemCertificates(pem, 'ca.crt')).toThrow(`load CA bundle ca.crt: ${why}`);
-    const dir = mkdtempSync(join(tmpdir(), 'fnp-pem-'));
-    writeFileSync(join(dir, 'ca.crt'), pem);
-    expect(() => loadResolveConfig({ caFile: join(dir, 'ca.crt') }, {})).toThrow(why);
-  });
-});
 
 describe('the original-images annotation', () => {
   const change = { name: 'fn', original: 'r.io/fn:v1' } as ContainerChange;

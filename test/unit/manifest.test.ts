@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 
-import { DEFAULT_REGISTRY_OPTIONS as LIMITS } from '../../src/options.js';
+import { REGISTRY_OPTIONS as LIMITS } from '../support/limits.js';
 import { MediaType, parseImageConfig, parseManifest } from '../../src/registry/manifest.js';
 
 const D1 = `sha256:${'1'.repeat(64)}`;

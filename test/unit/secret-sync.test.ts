@@ -3,12 +3,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { createLogger } from '../../src/logging.js';
 import { createMetrics } from '../../src/metrics.js';
-import { KubeApiError } from '../../src/secrets/kube.js';
+import { KubeApiError } from '../../src/kube/client.js';
 import { FakeSecrets } from '../support/fake-secrets.js';
 import { reconcileSecret } from '../../src/secrets/reconcile.js';
-import { PullSecretSync } from '../../src/secrets/sync.js';
+import type { PullSecretSync } from '../../src/secrets/sync.js';
+import { pullSecretSync } from '../support/pull-secret.js';
 
 const CONFIG = Buffer.from(
   JSON.stringify({ auths: { 'r.example.com': { auth: Buffer.from('u:p').toString('base64') } } }),
@@ -102,18 +102,9 @@ describe('reconcileSecret', () => {
 function syncWith(
   api: FakeSecrets,
   file: string,
-  extra: Partial<ConstructorParameters<typeof PullSecretSync>[0]> = {},
+  extra: Parameters<typeof pullSecretSync>[2] = {},
 ): PullSecretSync {
-  return new PullSecretSync({
-    api,
-    sourcePath: file,
-    name: 'auth-secret',
-    namespaces: ['fns'],
-    log: createLogger({ level: 'silent' }),
-    metrics: createMetrics(),
-    backoffMs: 1,
-    ...extra,
-  });
+  return pullSecretSync(api, file, extra).sync;
 }
 
 function configFile(content: Buffer | string): string {
@@ -148,11 +139,13 @@ describe('PullSecretSync', () => {
   it('never overwrites a good Secret with an invalid Docker config, and says why', async () => {
     const api = new FakeSecrets();
     const file = configFile(CONFIG);
-    const sync = syncWith(api, file);
+    const { sync, source } = pullSecretSync(api, file);
     await sync.syncNow();
     writeFileSync(file, '{"auths": {"r.example.com": {"auth": "!!!"}}');
     await sync.syncNow();
     expect(api.store.get('fns/auth-secret')!.data!['.dockerconfigjson']).toBe(b64(CONFIG));
+    expect(source.lastError).toBe(`load Docker config ${file}: not valid JSON (at character 44)`);
+    expect(sync.notReadyReason()).toBeUndefined();
   });
 
   it('refuses to create anything from an invalid file when there is no good one yet', async () => {
@@ -160,7 +153,7 @@ describe('PullSecretSync', () => {
     const sync = syncWith(api, configFile('not json'));
     await expect(sync.syncNow()).rejects.toMatchObject({ code: 'BAD_DOCKER_CONFIG' });
     expect(api.store.size).toBe(0);
-    expect(sync.notReadyReason()).toMatch(/Docker config/);
+    expect(sync.notReadyReason()).toMatch(/^pull secret: load Docker config .*: not valid JSON/);
   });
 
   it('ensure() on a dry run never writes, and fails clearly when the Secret is missing', async () => {
@@ -179,6 +172,91 @@ describe('PullSecretSync', () => {
     expect(api.store.size).toBe(1);
     await expect(sync.ensure({ dryRun: false, namespace: 'other' })).rejects.toMatchObject({
       code: 'SECRET_UNAVAILABLE',
+    });
+  });
+});
+
+describe('PullSecretSync metrics', () => {
+  it('counts each sync by namespace and result, and records the time of the last success', async () => {
+    const api = new FakeSecrets();
+    const metrics = createMetrics();
+    const { sync } = pullSecretSync(api, configFile(CONFIG), { metrics, attempts: 1 });
+    const before = Date.now() / 1000;
+    await sync.syncNow();
+    await sync.syncNow();
+    api.failures.push({
+      op: 'read',
+      error: new KubeApiError('get: 503', 'ServiceUnavailable', 503, undefined),
+    });
+    await expect(sync.syncNow()).rejects.toMatchObject({ code: 'KUBE_API' });
+    const counts = (await metrics.secretSyncs.get()).values.map((v) => [v.labels.result, v.value]);
+    expect(Object.fromEntries(counts)).toEqual({ created: 1, unchanged: 1, failed: 1 });
+    const [last] = (await metrics.secretLastSuccess.get()).values;
+    expect(last?.labels).toEqual({ namespace: 'fns' });
+    expect(last?.value).toBeGreaterThanOrEqual(before);
+  });
+});
+
+describe('PullSecretSync.ensure() on admission', () => {
+  async function synced(): Promise<{ api: FakeSecrets; sync: PullSecretSync }> {
+    const api = new FakeSecrets();
+    const sync = syncWith(api, configFile(CONFIG));
+    await sync.syncNow();
+    api.calls = [];
+    return { api, sync };
+  }
+
+  it('confirms an in-sync Secret with one read and writes nothing', async () => {
+    const { api, sync } = await synced();
+    await sync.ensure({ dryRun: false, namespace: 'fns' });
+    expect(api.calls).toEqual(['read']);
+  });
+
+  it('recreates a Secret deleted since the last sync before the pod is admitted', async () => {
+    const { api, sync } = await synced();
+    api.store.delete('fns/auth-secret');
+    await sync.ensure({ dryRun: false, namespace: 'fns' });
+    expect(api.store.get('fns/auth-secret')!.data!['.dockerconfigjson']).toBe(b64(CONFIG));
+    expect(api.calls).toEqual(['read', 'read', 'create']);
+  });
+
+  it('repairs a Secret edited since the last sync', async () => {
+    const { api, sync } = await synced();
+    const edited = structuredClone(api.store.get('fns/auth-secret')!);
+    edited.data = { '.dockerconfigjson': b64(Buffer.from('{"auths":{}}')) };
+    api.put(edited);
+    await sync.ensure({ dryRun: false, namespace: 'fns' });
+    expect(api.store.get('fns/auth-secret')!.data!['.dockerconfigjson']).toBe(b64(CONFIG));
+  });
+
+  it('shares one repair between concurrent reviews of a namespace', async () => {
+    const { api, sync } = await synced();
+    api.store.delete('fns/auth-secret');
+    await Promise.all([1, 2, 3].map(() => sync.ensure({ dryRun: false, namespace: 'fns' })));
+    expect(api.calls.filter((c) => c === 'create')).toEqual(['create']);
+    expect(api.store.size).toBe(1);
+  });
+
+  it('trusts the last sync when the API does not answer the confirming read', async () => {
+    const { api, sync } = await synced();
+    api.failures.push({
+      op: 'read',
+      error: new KubeApiError('get: no response ETIMEDOUT', 'ETIMEDOUT', undefined, undefined),
+    });
+    await sync.ensure({ dryRun: false, namespace: 'fns' });
+    expect(api.calls).toEqual(['read']);
+  });
+
+  it('fails the review when the Secret is missing and cannot be recreated', async () => {
+    const { api, sync } = await synced();
+    api.store.delete('fns/auth-secret');
+    api.failures.push({
+      op: 'create',
+      error: new KubeApiError('create: 403 Forbidden', 'Forbidden', 403, undefined),
+    });
+    await expect(sync.ensure({ dryRun: false, namespace: 'fns' })).rejects.toMatchObject({
+      code: 'SECRET_UNAVAILABLE',
+      message: 'ensure pull secret fns/auth-secret: create: 403 Forbidden',
     });
   });
 });

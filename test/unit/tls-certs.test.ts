@@ -1,9 +1,11 @@
 import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import forge from 'node-forge';
-import { describeCert, generateCa, generateServingCert } from '../../src/tls/certs.js';
+import { generateCa, generateServingCert } from '../../src/tls/certs.js';
+import { describeCert } from '../support/certs.js';
 import type { CertKeyPair } from '../../src/tls/certs.js';
 import { isFnPinnerError } from '../../src/errors.js';
+import { parsePemCertificates } from '../../src/tls/pem.js';
 
 const NOW = new Date('2026-01-15T12:00:00Z');
 const ca = generateCa({ commonName: 'Unit Test CA', validityDays: 30, now: NOW });
@@ -146,13 +148,25 @@ describe('describeCert', () => {
     expect(d.dnsNames).toEqual([]);
     expect(d.ipAddresses).toEqual([]);
   });
+});
 
-  it('throws a TLS error for garbage', () => {
-    expect(() => describeCert('not a certificate')).toThrow(/describe certificate/);
-    try {
-      describeCert('');
-    } catch (err) {
-      expect(isFnPinnerError(err, 'TLS')).toBe(true);
-    }
+describe('parsePemCertificates (the registry CA check at start)', () => {
+  it('parses every certificate of a bundle', () => {
+    const other = generateCa({ commonName: 'other' });
+    expect(parsePemCertificates(`${ca.certPem}\n${other.certPem}`).map((c) => c.subject)).toEqual([
+      'CN=Unit Test CA',
+      'CN=other',
+    ]);
+  });
+
+  it('rejects a file with no certificate in it', () => {
+    expect(() => parsePemCertificates('not a certificate')).toThrow('no PEM certificate in it');
+  });
+
+  it('rejects garbage between BEGIN and END lines, naming the block', () => {
+    const garbage = '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n';
+    expect(() => parsePemCertificates(`${ca.certPem}\n${garbage}`)).toThrow(
+      /^certificate 2 of 2 cannot be parsed \(/,
+    );
   });
 });

@@ -23,9 +23,11 @@ import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import forge from 'node-forge';
 import { isFnPinnerError } from '../../src/errors.js';
 import { writeCertDirFiles } from '../../src/tls/cert-dir.js';
-import { describeCert, generateCa, generateServingCert } from '../../src/tls/certs.js';
+import { generateCa, generateServingCert } from '../../src/tls/certs.js';
+import { describeCert } from '../support/certs.js';
 import type { CertKeyPair } from '../../src/tls/certs.js';
-import { caBundle, ensureServingCerts, servingDnsNames } from '../../src/tls/serving.js';
+import { caBundle } from '../../src/tls/ca-bundle.js';
+import { ensureServingCerts, servingDnsNames } from '../../src/tls/serving.js';
 import type { EnsureServingCertsOptions, ServingCerts } from '../../src/tls/serving.js';
 
 // RSA key generation takes 0.1–0.5 s per key on a small CI machine.

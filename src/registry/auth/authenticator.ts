@@ -3,7 +3,7 @@ import { LRUCache } from 'lru-cache';
 import { FnPinnerError } from '../../errors.js';
 import type { ErrorCode } from '../../errors.js';
 import type { Logger } from '../../logging.js';
-import type { RegistryOptions } from '../../options.js';
+import type { RegistryOptions } from '../options.js';
 import type { ImageReference } from '../../reference/reference.js';
 import { responseError } from '../errors.js';
 import type { RegistryTransport } from '../transport/index.js';
@@ -67,9 +67,7 @@ export class Authenticator {
         if (cred) this.preferred.set(ref.name, cred.source);
         return res;
       } catch (err) {
-        const authFailure =
-          err instanceof FnPinnerError && (err.code === 'UNAUTHORIZED' || err.code === 'DENIED');
-        if (!authFailure || i === creds.length - 1) throw withRejected(err, rejected);
+        if (!authFailure(err) || i === creds.length - 1) throw withRejected(err, rejected);
         rejected.push(cred?.source ?? 'anonymous');
         this.deps.log.info(
           { image: ctx.what, credential: cred?.source },
@@ -98,19 +96,29 @@ export class Authenticator {
     let req = await this.request(ref, { scheme, cred, origin }, call, ctx);
     let res = await this.deps.transport.send(req);
     if (res.status === 401 && (scheme.type === 'bearer' || challengeOf(res)?.type !== scheme.type)) {
-      // The token expired or was revoked, or the registry changed how it wants auth: refresh once.
-      const fresh = challengeOf(res) ?? scheme;
-      this.pinger.remember(origin, fresh);
-      if (fresh.type === 'bearer')
-        this.tokens.invalidate({ challenge: fresh, origin, scope: scopeOf(ref), cred });
-      req = await this.request(ref, { scheme: fresh, cred, origin }, call, ctx);
-      res = await this.deps.transport.send(req);
+      [req, res] = await this.refreshOnce(ref, { scheme, cred, origin, res }, call, ctx);
     }
     if (res.status >= 300 && res.status < 400 && call.followRedirects) {
       return followRedirects(this.deps.transport, { req, res, origin }, call, this.deps.options.maxRedirects);
     }
     if (res.status < 200 || res.status > 299) throw responseError(req, res, call.notFound);
     return res;
+  }
+
+  /** The token expired or was revoked, or the registry changed how it wants auth: refresh once. */
+  private async refreshOnce(
+    ref: ImageReference,
+    was: { scheme: AuthScheme; cred: Credential | undefined; origin: string; res: HttpResponse },
+    call: RegistryCall,
+    ctx: CallContext,
+  ): Promise<[HttpRequest, HttpResponse]> {
+    const { cred, origin } = was;
+    const fresh = challengeOf(was.res) ?? was.scheme;
+    this.pinger.remember(origin, fresh);
+    if (fresh.type === 'bearer')
+      this.tokens.invalidate({ challenge: fresh, origin, scope: scopeOf(ref), cred });
+    const req = await this.request(ref, { scheme: fresh, cred, origin }, call, ctx);
+    return [req, await this.deps.transport.send(req)];
   }
 
   private async request(
@@ -148,6 +156,10 @@ export class Authenticator {
     }
     return undefined;
   }
+}
+
+function authFailure(err: unknown): boolean {
+  return err instanceof FnPinnerError && (err.code === 'UNAUTHORIZED' || err.code === 'DENIED');
 }
 
 function withRejected(err: unknown, rejected: string[]): unknown {

@@ -38,26 +38,6 @@ export function credentialKind(credential: Credential): CredentialKind {
 }
 
 /**
- * A log-safe one-liner: kind, user name and source, never a password or token. User names are not treated
- * as secret (docker and the kubelet print them too) and are what an operator needs to tell two pull
- * secrets for the same registry apart.
- */
-export function describeCredential(credential: Credential): string {
-  const kind = credentialKind(credential);
-  const from = `from ${credential.source}`;
-  switch (kind) {
-    case 'basic':
-      return `username/password for ${JSON.stringify(credential.username ?? '')} ${from}`;
-    case 'identity-token':
-      return `identity token${credential.username ? ` for ${JSON.stringify(credential.username)}` : ''} ${from}`;
-    case 'registry-token':
-      return `registry token ${from}`;
-    case 'anonymous':
-      return `anonymous ${from}`;
-  }
-}
-
-/**
  * Builds a Credential whose JSON and `util.inspect` forms are redacted, so a credential that ends up in a
  * log line or a test failure message by accident does not leak. The fields stay plain data for the transport.
  */

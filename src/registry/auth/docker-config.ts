@@ -25,9 +25,12 @@ const HELPER_WARNING =
   'credential helpers are executables on a workstation; they do not exist inside the webhook container, ' +
   'and running binaries named by a mounted file would be a security risk. Put the credentials into "auths" instead';
 
-function bad(file: string, why: string): FnPinnerError {
-  return new FnPinnerError('BAD_DOCKER_CONFIG', `load Docker config ${file}: ${why}`);
+/** The one builder of Docker config errors, for the parser here and the file's owner (src/sources). */
+export function dockerConfigError(file: string, why: string, cause?: unknown): FnPinnerError {
+  return new FnPinnerError('BAD_DOCKER_CONFIG', `load Docker config ${file}: ${why}`, { cause });
 }
+
+const bad = dockerConfigError;
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

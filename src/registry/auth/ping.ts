@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 
-import type { RegistryOptions } from '../../options.js';
+import type { RegistryOptions } from '../options.js';
 import { SingleFlight } from '../../util/singleflight.js';
 import { responseError } from '../errors.js';
 import type { RegistryTransport } from '../transport/index.js';

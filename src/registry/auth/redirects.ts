@@ -8,6 +8,20 @@ function refuse(req: HttpRequest, why: string): FnPinnerError {
   return new FnPinnerError('REGISTRY_ERROR', `${req.what}: ${req.method} ${redactUrl(req.url)}: ${why}`);
 }
 
+/** Where a Location header points, if it may be followed at all. */
+function target(req: HttpRequest, location: string, secure: boolean): URL {
+  let next: URL;
+  try {
+    next = new URL(location, req.url);
+  } catch {
+    throw refuse(req, 'redirect to an invalid URL');
+  }
+  if (next.protocol !== 'https:' && (secure || next.protocol !== 'http:')) {
+    throw refuse(req, `redirect from https to ${next.protocol.replace(':', '')} refused`);
+  }
+  return next;
+}
+
 /**
  * Follows a blob redirect to object storage or a CDN, at most `maxHops` times. Each hop goes through the
  * transport, so through the access policy; an https registry is never followed onto plain http; the
@@ -25,15 +39,7 @@ export async function followRedirects(
     const location = header(res, 'location');
     if (!location) break;
     if (hop >= maxHops) throw refuse(req, `more than ${maxHops} redirects`);
-    let next: URL;
-    try {
-      next = new URL(location, req.url);
-    } catch {
-      throw refuse(req, 'redirect to an invalid URL');
-    }
-    if (next.protocol !== 'https:' && (secure || next.protocol !== 'http:')) {
-      throw refuse(req, `redirect from https to ${next.protocol.replace(':', '')} refused`);
-    }
+    const next = target(req, location, secure);
     const headers = { ...req.headers };
     if (next.origin !== first.origin) delete headers.authorization;
     req = { ...req, kind: 'blob-redirect', url: next.toString(), headers };

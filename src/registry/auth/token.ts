@@ -2,7 +2,7 @@ import { LRUCache } from 'lru-cache';
 
 import { FnPinnerError } from '../../errors.js';
 import type { Logger } from '../../logging.js';
-import type { RegistryOptions } from '../../options.js';
+import type { RegistryOptions } from '../options.js';
 import { SingleFlight } from '../../util/singleflight.js';
 import type { RegistryTransport } from '../transport/index.js';
 import type { HttpRequest } from '../transport/types.js';

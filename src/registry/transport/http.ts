@@ -5,7 +5,7 @@ import { Agent, request } from 'undici';
 import type { Dispatcher } from 'undici';
 
 import { FnPinnerError } from '../../errors.js';
-import type { RegistryOptions } from '../../options.js';
+import type { RegistryOptions } from '../options.js';
 import { unbracket } from '../../reference/host.js';
 import { Semaphore } from '../../util/semaphore.js';
 import { guardedConnector } from './dialer.js';

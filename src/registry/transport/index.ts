@@ -1,6 +1,6 @@
 import type { Logger } from '../../logging.js';
 import type { Metrics } from '../../metrics.js';
-import type { RegistryOptions } from '../../options.js';
+import type { RegistryOptions } from '../options.js';
 import { normalizeRegistryHost } from '../../reference/host.js';
 import { CountingTransport } from './count.js';
 import { HttpTransport } from './http.js';

@@ -1,0 +1,119 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import { errorMessage, parsePemCertificates } from '../tls/pem.js';
+import type { Env, Problems } from './load.js';
+import { SETTINGS } from './settings.js';
+import type { CommandName, Setting, SettingValues } from './settings.js';
+
+/** What the settings point at, checked at start so that every problem is reported at once. */
+export interface Inputs {
+  /** The custom-registry Docker config: `--docker-config`, or the mounted file with private registries. */
+  customDockerConfig: string | undefined;
+  /** Where docker, podman and go-containerregistry look for credentials, highest priority first. */
+  defaultDockerConfigs: string[];
+  /** PEM added to the system roots for registry TLS. */
+  ca: { pem: string; source: string } | undefined;
+  /** Running in a pod: the service account's in-cluster config is there. */
+  inCluster: boolean;
+}
+
+function settingAt(field: string): Setting {
+  const found = (SETTINGS as readonly Setting[]).find((s) => s.to[1] === field);
+  if (!found) throw new Error(`no setting for ${field}`);
+  return found;
+}
+
+/**
+ * `$DOCKER_CONFIG/config.json`, `~/.docker/config.json`, `$REGISTRY_AUTH_FILE`,
+ * `$XDG_RUNTIME_DIR/containers/auth.json`. Unset (or empty) variables are skipped, and so are duplicates.
+ */
+export function defaultDockerConfigs(env: Env): string[] {
+  const candidates = [
+    env.DOCKER_CONFIG ? path.join(env.DOCKER_CONFIG, 'config.json') : undefined,
+    env.HOME ? path.join(env.HOME, '.docker', 'config.json') : undefined,
+    env.REGISTRY_AUTH_FILE || undefined,
+    env.XDG_RUNTIME_DIR ? path.join(env.XDG_RUNTIME_DIR, 'containers', 'auth.json') : undefined,
+  ];
+  return [...new Set(candidates.filter((p): p is string => p !== undefined))];
+}
+
+function readCa(file: string, setting: Setting, problems: Problems): Inputs['ca'] {
+  let pem: string;
+  try {
+    pem = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    problems.add(setting, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
+    return undefined;
+  }
+  try {
+    parsePemCertificates(pem);
+  } catch (err) {
+    problems.add(setting, `${file}: ${errorMessage(err)}`);
+    return undefined;
+  }
+  return { pem, source: file };
+}
+
+/** ca.crt, else ca.pem, as Porch looks for them. */
+function registryCa(command: CommandName, values: SettingValues, problems: Problems): Inputs['ca'] {
+  if (command === 'resolve') {
+    const file = values.trust.caFile;
+    return file === undefined ? undefined : readCa(file, settingAt('caFile'), problems);
+  }
+  if (!values.trust.enablePrivateRegistriesTls) return undefined;
+  const dir = values.trust.tlsSecretPath;
+  const file = ['ca.crt', 'ca.pem'].map((name) => path.join(dir, name)).find((f) => fs.existsSync(f));
+  if (file) return readCa(file, settingAt('tlsSecretPath'), problems);
+  problems.add(settingAt('tlsSecretPath'), `neither ca.crt nor ca.pem found in ${dir}`);
+  return undefined;
+}
+
+function customDockerConfig(
+  command: CommandName,
+  values: SettingValues,
+  problems: Problems,
+): string | undefined {
+  if (command === 'resolve') {
+    const file = values.auth.dockerConfig;
+    if (file !== undefined && !fs.existsSync(file))
+      problems.add(settingAt('dockerConfig'), `${file} does not exist`);
+    return file === undefined ? undefined : path.resolve(file);
+  }
+  if (!values.auth.enablePrivateRegistries) return undefined;
+  const file = values.auth.registryAuthSecretPath;
+  if (!fs.existsSync(file))
+    problems.add(settingAt('registryAuthSecretPath'), `${file} does not exist (is the Secret mounted?)`);
+  return path.resolve(file);
+}
+
+function checkDeadlines(values: SettingValues, problems: Problems): void {
+  const review = values.admission.reviewDeadlineMs;
+  // undefined when that value was itself invalid (and reported).
+  if (review === undefined || values.resolver.deadlineMs === undefined) return;
+  if (values.resolver.deadlineMs < review) return;
+  problems.add(
+    settingAt('deadlineMs'),
+    `must be shorter than --review-timeout (${review / 1000} s) so a registry error is reported before the review deadline`,
+  );
+}
+
+/**
+ * Checks the files the settings name, and the settings that depend on each other. A value that was itself
+ * invalid is undefined here (it was reported already), so every check tolerates that.
+ */
+export function checkInputs(
+  command: CommandName,
+  values: SettingValues,
+  env: Env,
+  problems: Problems,
+): Inputs {
+  const inCluster = Boolean(env.KUBERNETES_SERVICE_HOST);
+  if (command === 'mutate' || command === 'serve') checkDeadlines(values, problems);
+  return {
+    customDockerConfig: command === 'gen-certs' ? undefined : customDockerConfig(command, values, problems),
+    defaultDockerConfigs: defaultDockerConfigs(env),
+    ca: command === 'gen-certs' ? undefined : registryCa(command, values, problems),
+    inCluster,
+  };
+}
