@@ -4,24 +4,38 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 // Top to bottom: cli → app → config; then the request path server → admission → mutation → images → registry
-// → reference, with the side modules (secrets → kube, sources, tls, util) beside it.
+// → reference, with the side modules (secrets → kube, sources, tls, util) beside it. audit sits under app and
+// reads mutation's pod types and the images resolver.
 const wiring = ['cli', 'app', 'config'];
 const side = ['secrets', 'kube', 'sources'];
 /** Folders each one must not import from: everything "above" it, and side modules it has no business with. */
 const forbidden = {
   app: ['cli'],
-  config: ['cli', 'app', 'server', ...side],
-  server: [...wiring, ...side],
-  admission: [...wiring, 'server', ...side],
-  mutation: [...wiring, 'server', 'admission', ...side],
-  images: [...wiring, 'server', 'admission', 'mutation', ...side],
-  registry: [...wiring, 'server', 'admission', 'mutation', 'images', ...side],
-  reference: [...wiring, 'server', 'admission', 'mutation', 'images', 'registry', 'tls', ...side],
-  secrets: [...wiring, 'server', 'admission', 'mutation', 'images', 'registry', 'sources'],
-  kube: [...wiring, 'server', 'admission', 'mutation', 'images', 'registry', 'secrets', 'sources'],
-  sources: [...wiring, 'server', 'admission', 'mutation', 'images', 'secrets', 'kube'],
-  tls: [...wiring, 'server', 'admission', 'mutation', 'images', 'registry', ...side],
-  util: [...wiring, 'server', 'admission', 'mutation', 'images', 'registry', 'reference', 'tls', ...side],
+  config: ['cli', 'app', 'server', 'audit', ...side],
+  // The audit (issue 11) judges pods with the resolver: above images and mutation's types, below app.
+  audit: [...wiring, 'server', 'admission', 'registry', 'tls', ...side],
+  server: [...wiring, 'audit', ...side],
+  admission: [...wiring, 'server', 'audit', ...side],
+  mutation: [...wiring, 'server', 'admission', 'audit', ...side],
+  images: [...wiring, 'server', 'admission', 'mutation', 'audit', ...side],
+  registry: [...wiring, 'server', 'admission', 'mutation', 'images', 'audit', ...side],
+  reference: [...wiring, 'server', 'admission', 'mutation', 'images', 'registry', 'audit', 'tls', ...side],
+  secrets: [...wiring, 'server', 'admission', 'mutation', 'images', 'registry', 'audit', 'sources'],
+  kube: [...wiring, 'server', 'admission', 'mutation', 'images', 'registry', 'audit', 'secrets', 'sources'],
+  sources: [...wiring, 'server', 'admission', 'mutation', 'images', 'audit', 'secrets', 'kube'],
+  tls: [...wiring, 'server', 'admission', 'mutation', 'images', 'registry', 'audit', ...side],
+  util: [
+    ...wiring,
+    'server',
+    'admission',
+    'mutation',
+    'images',
+    'registry',
+    'reference',
+    'audit',
+    'tls',
+    ...side,
+  ],
 };
 
 const layerRules = Object.entries(forbidden).map(([folder, banned]) => ({

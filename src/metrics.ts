@@ -82,6 +82,23 @@ export function createMetrics(registry: Registry = new Registry()): Metrics {
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     }),
+    pods: new Gauge({
+      name: 'fn_pinner_pods',
+      help: 'Pods of --pod-namespace by audit status (pinned, unpinned, drift, unresolvable) at the last drift check',
+      labelNames: ['status'] as const,
+      registers,
+    }),
+    driftLastCheck: new Gauge({
+      name: 'fn_pinner_drift_last_check_timestamp_seconds',
+      help: 'When the last drift check finished (0: none yet; only with --drift-interval)',
+      registers,
+    }),
+    driftChecks: new Counter({
+      name: 'fn_pinner_drift_checks_total',
+      help: 'Drift checks by result (ok, or failed when the pods could not be listed)',
+      labelNames: ['result'] as const,
+      registers,
+    }),
   };
 }
 
@@ -99,4 +116,7 @@ export interface Metrics {
   secretLastSuccess: Gauge<'namespace'>;
   httpRequests: Counter<'route' | 'status'>;
   admissionSeconds: Histogram<'status'>;
+  pods: Gauge<'status'>;
+  driftLastCheck: Gauge;
+  driftChecks: Counter<'result'>;
 }

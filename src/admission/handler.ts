@@ -53,7 +53,7 @@ function notAPod(request: AdmissionRequest): string | undefined {
  * objectSelector filters on in a cluster; honouring it here keeps `fn-pinner mutate` consistent.
  */
 function optedOut(pod: Pod | undefined): boolean {
-  const labels = pod?.metadata?.labels as Record<string, string> | undefined;
+  const labels = pod?.metadata?.labels;
   const value = pod?.metadata?.annotations?.[OPT_OUT_ANNOTATION] ?? labels?.[OPT_OUT_ANNOTATION];
   return value === 'true' || value === 'skip';
 }

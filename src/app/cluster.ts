@@ -3,7 +3,7 @@ import { PULL_SECRET_TUNABLES } from '../config/tunables.js';
 import type { Logger } from '../logging.js';
 import type { Metrics } from '../metrics.js';
 import { createSecretApi, createWebhookConfigApi, loadKubeConfig } from '../kube/client.js';
-import type { SecretApi, WebhookConfigApi } from '../kube/client.js';
+import type { PodApi, SecretApi, WebhookConfigApi } from '../kube/client.js';
 import { PullSecretSync } from '../secrets/sync.js';
 import type { PullSecretSource } from '../secrets/sync.js';
 import { createCaBundlePublisher } from './ca-bundle.js';
@@ -20,6 +20,8 @@ export interface ClusterSide {
 export interface ClusterApis {
   secrets: SecretApi;
   webhooks: WebhookConfigApi;
+  /** For the drift gauge (--drift-interval); made from the kubeconfig when absent. */
+  pods?: PodApi;
 }
 
 function apis(config: Config): ClusterApis {

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+
 import { parseAllDocuments, stringify } from 'yaml';
 
 import { FnPinnerError } from '../errors.js';
@@ -48,4 +50,14 @@ function parseYaml(text: string, source: string): Documents {
 export function formatDocuments({ format, docs }: Documents): string {
   if (format === 'json') return `${JSON.stringify(docs.length === 1 ? docs[0] : docs, null, 2)}\n`;
   return docs.map((d) => stringify(d)).join('---\n');
+}
+
+/** The text of a file, or of stdin for '-'; `source` names it in the error. */
+export function readInput(filename: string, source: string): string {
+  try {
+    return readFileSync(filename === '-' ? 0 : filename, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new FnPinnerError('BAD_REQUEST', `read ${source}: ${code}`, { cause: err });
+  }
 }

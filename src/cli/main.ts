@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 
 import { addSettings } from '../config/commander.js';
 import type { RawOptions } from '../config/load.js';
@@ -53,6 +53,7 @@ export function buildProgram(io: CliIo): Command {
   ).action((opts: RawOptions & { filename: string }) =>
     run(import('./mutate.js').then((m) => m.mutateCommand(opts, io))),
   );
+  addAuditCommand(program, run, io);
   addSettings(
     program.command('serve').description('run the mutating admission webhook over HTTPS'),
     'serve',
@@ -66,6 +67,36 @@ export function buildProgram(io: CliIo): Command {
     'gen-certs',
   ).action((opts: RawOptions) => run(import('./gen-certs.js').then((m) => m.genCertsCommand(opts, io))));
   return program;
+}
+
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+const FAIL_ON = ['unpinned', 'drift', 'unresolvable'];
+
+function failOn(value: string, previous: string[] | undefined): string[] {
+  if (!FAIL_ON.includes(value)) throw new InvalidArgumentError(`want ${FAIL_ON.join(', ')}`);
+  return collect(value, previous);
+}
+
+/** Its own options are plain options (what this run looks at, prints and fails on), as resolve's --json is. */
+function addAuditCommand(program: Command, run: (code: Promise<number>) => Promise<void>, io: CliIo): void {
+  addSettings(
+    program
+      .command('audit')
+      .description('classify pods: pinned, unpinned, drift (the tag moved since) or unresolvable')
+      .option('-n, --namespace <ns>', 'namespace to list (repeatable; default porch-fn-system)', collect)
+      .option('-A, --all-namespaces', 'list the pods of every namespace')
+      .option('-l, --selector <selector>', 'label selector, passed to the API as it is')
+      .option('-f, --filename <file>', "read pods from a file ('-' for stdin) instead of the cluster")
+      .option('--json', 'print one JSON object')
+      .option(
+        '--fail-on <status>',
+        'exit 1 if a container is unpinned, drift or unresolvable (repeatable)',
+        failOn,
+      )
+      .option('--no-drift', 'resolve no tags: every container with a digest is pinned'),
+    'audit',
+  ).action((opts: RawOptions) => run(import('./audit.js').then((m) => m.auditCommand(opts, io))));
 }
 
 /** Runs the CLI; resolves to the process exit code. */

@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-
 import type { Operation } from 'fast-json-patch';
 
 import { decide } from '../admission/handler.js';
@@ -12,7 +10,7 @@ import type { RawOptions } from '../config/load.js';
 import { admissionOptions } from '../config/options.js';
 import { FnPinnerError } from '../errors.js';
 import type { Pod } from '../mutation/types.js';
-import { formatDocuments, parseDocuments } from './documents.js';
+import { formatDocuments, parseDocuments, readInput } from './documents.js';
 import type { CliIo } from './io.js';
 import { prefixed } from './io.js';
 
@@ -81,14 +79,5 @@ export async function mutateCommand(opts: RawOptions & { filename: string }, io:
   } catch (err) {
     io.stderr(prefixed('mutate', err));
     return 1;
-  }
-}
-
-function readInput(filename: string, source: string): string {
-  try {
-    return readFileSync(filename === '-' ? 0 : filename, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-    throw new FnPinnerError('BAD_REQUEST', `read ${source}: ${code}`, { cause: err });
   }
 }

@@ -1,10 +1,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+import { ImageReference } from '../reference/reference.js';
 import { errorMessage, parsePemCertificates } from '../tls/pem.js';
 import type { Env, Problems } from './load.js';
-import { SETTINGS } from './settings.js';
+import { DIRECT, SETTINGS } from './settings.js';
 import type { CommandName, Setting, SettingValues } from './settings.js';
+import { WARM_TUNABLES } from './tunables.js';
 
 /** What the settings point at, checked at start so that every problem is reported at once. */
 export interface Inputs {
@@ -16,7 +18,12 @@ export interface Inputs {
   ca: { pem: string; source: string } | undefined;
   /** Running in a pod: the service account's in-cluster config is there. */
   inCluster: boolean;
+  /** The images of --warm-images, read and parsed at start (empty without it). */
+  warmImages: string[];
 }
+
+/** `resolve` and `audit` take --docker-config and --ca-file directly; the others use the mounted Secrets. */
+const isDirect = (command: CommandName): boolean => (DIRECT as readonly CommandName[]).includes(command);
 
 function settingAt(field: string): Setting {
   const found = (SETTINGS as readonly Setting[]).find((s) => s.to[1] === field);
@@ -57,7 +64,7 @@ function readCa(file: string, setting: Setting, problems: Problems): Inputs['ca'
 
 /** ca.crt, else ca.pem, as Porch looks for them. */
 function registryCa(command: CommandName, values: SettingValues, problems: Problems): Inputs['ca'] {
-  if (command === 'resolve') {
+  if (isDirect(command)) {
     const file = values.trust.caFile;
     return file === undefined ? undefined : readCa(file, settingAt('caFile'), problems);
   }
@@ -74,7 +81,7 @@ function customDockerConfig(
   values: SettingValues,
   problems: Problems,
 ): string | undefined {
-  if (command === 'resolve') {
+  if (isDirect(command)) {
     const file = values.auth.dockerConfig;
     if (file !== undefined && !fs.existsSync(file))
       problems.add(settingAt('dockerConfig'), `${file} does not exist`);
@@ -98,6 +105,43 @@ function checkDeadlines(values: SettingValues, problems: Problems): void {
   );
 }
 
+/** One image per line; blank lines and `#` comments skipped. Every bad line is reported, by number. */
+function readWarmImages(file: string | undefined, problems: Problems): string[] {
+  if (file === undefined) return [];
+  const setting = settingAt('imagesFile');
+  let text: string;
+  try {
+    if (fs.statSync(file).size > WARM_TUNABLES.maxFileBytes)
+      throw new Error(`larger than ${WARM_TUNABLES.maxFileBytes} bytes`);
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    problems.add(setting, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
+    return [];
+  }
+  const images: string[] = [];
+  for (const [i, raw] of text.split('\n').entries()) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    try {
+      images.push(ImageReference.parse(line).original);
+    } catch (err) {
+      problems.add(setting, `${file} line ${i + 1}: ${errorMessage(err)}`);
+    }
+  }
+  if (images.length > WARM_TUNABLES.maxImages)
+    problems.add(setting, `${file} lists ${images.length} images; at most ${WARM_TUNABLES.maxImages}`);
+  return images;
+}
+
+/** The drift check lists pods: without a kubeconfig or a pod's service account it could never run. */
+function checkDrift(values: SettingValues, inCluster: boolean, problems: Problems): void {
+  if (!values.drift.intervalMs || values.cluster.kubeconfig !== undefined || inCluster) return;
+  problems.add(
+    settingAt('intervalMs'),
+    'lists pods through the Kubernetes API: give --kubeconfig (or KUBECONFIG), or run in a cluster',
+  );
+}
+
 /**
  * Checks the files the settings name, and the settings that depend on each other. A value that was itself
  * invalid is undefined here (it was reported already), so every check tolerates that.
@@ -110,10 +154,12 @@ export function checkInputs(
 ): Inputs {
   const inCluster = Boolean(env.KUBERNETES_SERVICE_HOST);
   if (command === 'mutate' || command === 'serve') checkDeadlines(values, problems);
+  if (command === 'serve') checkDrift(values, inCluster, problems);
   return {
     customDockerConfig: command === 'gen-certs' ? undefined : customDockerConfig(command, values, problems),
     defaultDockerConfigs: defaultDockerConfigs(env),
     ca: command === 'gen-certs' ? undefined : registryCa(command, values, problems),
     inCluster,
+    warmImages: command === 'serve' ? readWarmImages(values.warm.imagesFile, problems) : [],
   };
 }

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 
 import { BUILTIN_DENY } from '../registry/transport/policy.js';
 import * as s from './schema.js';
@@ -12,9 +12,9 @@ import * as s from './schema.js';
  * The flag wins over the environment, which wins over the default. Porch's flag names are kept where Porch
  * has one, so Porch users need not relearn them.
  */
-export type CommandName = 'resolve' | 'mutate' | 'serve' | 'gen-certs';
+export type CommandName = 'resolve' | 'mutate' | 'serve' | 'audit' | 'gen-certs';
 
-export interface Setting<G extends string = string, F extends string = string, S = z.ZodType> {
+export interface Setting<G extends string = string, F extends string = string, S = z.ZodMiniType> {
   flag: string;
   env: string;
   help: string;
@@ -31,18 +31,18 @@ export interface Setting<G extends string = string, F extends string = string, S
   to: readonly [G, F];
 }
 
-function setting<const G extends string, const F extends string, S extends z.ZodType>(
+function setting<const G extends string, const F extends string, S extends z.ZodMiniType>(
   spec: Setting<G, F, S>,
 ): Setting<G, F, S> {
   return spec;
 }
 
 /** Commands that resolve images. */
-const RESOLVING = ['resolve', 'mutate', 'serve'] as const;
+const RESOLVING = ['resolve', 'mutate', 'serve', 'audit'] as const;
 /** Commands that make admission decisions. */
 const ADMITTING = ['mutate', 'serve'] as const;
 /** One-shot commands that take a Docker config and CA file directly. */
-const DIRECT = ['resolve'] as const;
+export const DIRECT = ['resolve', 'audit'] as const;
 
 export const SETTINGS = [
   setting({
@@ -162,9 +162,9 @@ export const SETTINGS = [
   setting({
     flag: '--log-level <level>',
     env: 'LOG_LEVEL',
-    help: 'pino log level (fatal, error, warn, info, debug, trace, silent); resolve and mutate default to error',
+    help: 'pino log level (fatal, error, warn, info, debug, trace, silent); resolve, mutate and audit default to error',
     default: 'info',
-    defaultFor: { resolve: 'error', mutate: 'error' },
+    defaultFor: { resolve: 'error', mutate: 'error', audit: 'error' },
     commands: RESOLVING,
     schema: s.oneOf(s.LOG_LEVELS),
     to: ['log', 'level'],
@@ -347,9 +347,35 @@ export const SETTINGS = [
     flag: '--kubeconfig <file>',
     env: 'KUBECONFIG',
     help: 'kubeconfig for the Kubernetes API; default: in-cluster config',
-    commands: ['serve'],
+    commands: ['serve', 'audit'],
     schema: s.optionalText,
     to: ['cluster', 'kubeconfig'],
+  }),
+  setting({
+    flag: '--drift-interval <seconds>',
+    env: 'FN_PINNER_DRIFT_INTERVAL',
+    help: 'audit the pods of --pod-namespace this often and export fn_pinner_pods{status}; 0 = off (needs list on pods)',
+    default: '0',
+    commands: ['serve'],
+    schema: s.seconds(0),
+    to: ['drift', 'intervalMs'],
+  }),
+  setting({
+    flag: '--warm-images <file>',
+    env: 'FN_PINNER_WARM_IMAGES',
+    help: 'file with one image per line, resolved at start; /readyz waits for them up to --warm-timeout',
+    commands: ['serve'],
+    schema: s.optionalText,
+    to: ['warm', 'imagesFile'],
+  }),
+  setting({
+    flag: '--warm-timeout <seconds>',
+    env: 'FN_PINNER_WARM_TIMEOUT',
+    help: 'longest /readyz waits for --warm-images; failures are logged and never keep it unready longer',
+    default: '30',
+    commands: ['serve'],
+    schema: s.seconds(0),
+    to: ['warm', 'timeoutMs'],
   }),
   setting({
     flag: '--webhook-config-name <name>',

@@ -1,7 +1,7 @@
 import { SETTINGS } from './settings.js';
 import type { CommandName, Setting } from './settings.js';
 
-const ALL: readonly CommandName[] = ['resolve', 'mutate', 'serve'];
+const ALL: readonly CommandName[] = ['resolve', 'mutate', 'serve', 'audit'];
 
 function usedBy(commands: readonly CommandName[]): string {
   if (ALL.every((c) => commands.includes(c))) return 'all commands';

@@ -84,3 +84,16 @@ export const SHUTDOWN_TUNABLES = {
    */
   drainMs: 20_000,
 };
+
+/**
+ * Resolutions in flight at once for the audit, the drift check and the cache warm-up: enough to hide registry
+ * round trips, few enough not to look like a burst to a rate-limited registry (Docker Hub counts manifest
+ * GETs) nor to starve admissions sharing the webhook's CPU.
+ */
+export const BULK_RESOLVE_CONCURRENCY = 8;
+
+/** A warm-up list is a short config file, not a catalog dump: bounded like any other input. */
+export const WARM_TUNABLES = {
+  maxImages: 10_000,
+  maxFileBytes: 1024 * 1024,
+};

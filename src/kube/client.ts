@@ -110,6 +110,8 @@ export interface KubeClientOptions {
   inCluster: boolean;
   /** Prefix of /var/run/secrets/kubernetes.io/serviceaccount (tests point it at a temp dir). */
   serviceAccountRoot?: string;
+  /** What needs the API, for the error when there is no config: e.g. "--drift-interval lists pods". */
+  purpose?: string;
 }
 
 /**
@@ -122,7 +124,7 @@ export function loadKubeConfig(opts: KubeClientOptions): k8s.KubeConfig {
   if (!opts.kubeconfig && !opts.inCluster) {
     throw new FnPinnerError(
       'BAD_CONFIG',
-      'load Kubernetes config: not running in a cluster and no --kubeconfig (or KUBECONFIG) given; private registries and --webhook-config-name need the API',
+      `load Kubernetes config: not running in a cluster and no --kubeconfig (or KUBECONFIG) given; ${opts.purpose ?? 'private registries and --webhook-config-name need the API'}`,
     );
   }
   try {
@@ -190,6 +192,62 @@ export function createWebhookConfigApi(kc: k8s.KubeConfig): WebhookConfigApi {
       // resourceVersion from the read makes this an optimistic update: a concurrent edit gets a Conflict.
       await call(op, () => admission.replaceMutatingWebhookConfiguration({ name, body: current }));
       return true;
+    },
+  };
+}
+
+/** A pod as the API serves it (wire JSON). Its readers check every field they use. */
+export type PodJson = Record<string, unknown>;
+
+export interface PodApi {
+  /** The pods of one namespace, or of every namespace when none is given; follows pagination. */
+  list(opts: { namespace?: string; labelSelector?: string }): Promise<PodJson[]>;
+}
+
+/**
+ * The fields an audit reads, under their wire names (client-node's models use the same names for these),
+ * and nothing else: a scan of thousands of pods keeps only what it needs.
+ */
+function podJson(pod: k8s.V1Pod): PodJson {
+  const names = (list: Array<{ name: string; image?: string }> | undefined): unknown =>
+    list?.map((c) => ({ name: c.name, image: c.image }));
+  const { name, namespace, annotations, labels } = pod.metadata ?? {};
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace, annotations, labels },
+    spec: {
+      containers: names(pod.spec?.containers),
+      initContainers: names(pod.spec?.initContainers),
+      ephemeralContainers: names(pod.spec?.ephemeralContainers),
+    },
+  };
+}
+
+/** Pages keep each answer bounded; the page count bounds a server that keeps saying "continue". */
+const POD_PAGE_SIZE = 500;
+const MAX_POD_PAGES = 1_000;
+
+export function createPodApi(kc: k8s.KubeConfig): PodApi {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  return {
+    async list({ namespace, labelSelector }) {
+      const where = namespace === undefined ? 'all namespaces' : `namespace ${namespace}`;
+      const op = `list pods in ${where}${labelSelector ? ` with selector ${labelSelector}` : ''}`;
+      const pods: PodJson[] = [];
+      let token: string | undefined;
+      for (let page = 0; page < MAX_POD_PAGES; page++) {
+        const params = { labelSelector, limit: POD_PAGE_SIZE, _continue: token };
+        const list = await call(op, () =>
+          namespace === undefined
+            ? core.listPodForAllNamespaces(params)
+            : core.listNamespacedPod({ namespace, ...params }),
+        );
+        for (const item of list.items) pods.push(podJson(item));
+        token = list.metadata?._continue;
+        if (!token) return pods;
+      }
+      throw new KubeApiError(`${op}: more than ${MAX_POD_PAGES} pages`, 'TooManyPages', undefined, undefined);
     },
   };
 }

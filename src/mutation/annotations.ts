@@ -2,7 +2,7 @@ import type { ImageReference } from '../reference/reference.js';
 import type { RegistryPrefixes } from '../reference/prefixes.js';
 import type { ContainerChange, MutationResult } from './pod.js';
 import type { Pod } from './types.js';
-import { ORIGINAL_IMAGES_ANNOTATION } from './types.js';
+import { ORIGINAL_IMAGES_ANNOTATION, PINNED_LABEL } from './types.js';
 
 /** Entries of an annotation value we wrote before; anything else in it (not JSON, not an object) is dropped. */
 function previousEntries(value: string | undefined): Record<string, string> {
@@ -30,6 +30,16 @@ export function recordOriginals(pod: Pod, changes: ContainerChange[]): void {
   const recorded = previousEntries(annotations[ORIGINAL_IMAGES_ANNOTATION]);
   for (const c of changes) if (!Object.hasOwn(recorded, c.name)) recorded[c.name] = c.original;
   annotations[ORIGINAL_IMAGES_ANNOTATION] = JSON.stringify(recorded);
+}
+
+/**
+ * Only a pod in which an image was actually pinned: one whose images were all pinned already (or that
+ * fn-pinner admitted unmutated) is not labelled, so the label says what fn-pinner did, not what it saw.
+ */
+export function labelPinned(pod: Pod, changes: ContainerChange[]): void {
+  if (!changes.some((c) => c.image !== c.original)) return;
+  const metadata = (pod.metadata ??= {});
+  (metadata.labels ??= {})[PINNED_LABEL] = 'true';
 }
 
 export function attachPullSecret(

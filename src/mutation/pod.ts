@@ -6,7 +6,7 @@ import { ImageReference } from '../reference/reference.js';
 import { RequestBudget } from '../util/budget.js';
 import { truncate } from '../util/text.js';
 import type { ReviewLimits } from './limits.js';
-import { attachPullSecret, recordOriginals } from './annotations.js';
+import { attachPullSecret, labelPinned, recordOriginals } from './annotations.js';
 import { hasCommand, planCommand } from './command.js';
 import { PlatformCheck } from './multiarch.js';
 import type { PlatformMemo } from './multiarch.js';
@@ -127,6 +127,7 @@ export async function mutatePod(
   }
   await Promise.all(checks);
   recordOriginals(pod, result.changes);
+  labelPinned(pod, result.changes);
   if (opts.pullSecret) result.pullSecret = attachPullSecret(pod, all, opts.pullSecret);
   return result;
 }
@@ -139,8 +140,12 @@ export async function mutatePod(
 function cloneForMutation(original: Pod): Pod {
   const pod: Pod = { ...original };
   if (original.metadata) {
-    const annotations = original.metadata.annotations;
-    pod.metadata = { ...original.metadata, ...(annotations ? { annotations: { ...annotations } } : {}) };
+    const { annotations, labels } = original.metadata;
+    pod.metadata = {
+      ...original.metadata,
+      ...(annotations ? { annotations: { ...annotations } } : {}),
+      ...(labels ? { labels: { ...labels } } : {}),
+    };
   }
   if (original.spec) {
     const spec: PodSpec = { ...original.spec };

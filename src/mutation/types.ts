@@ -24,6 +24,7 @@ export interface Pod {
     generateName?: string;
     namespace?: string;
     annotations?: Record<string, string>;
+    labels?: Record<string, string>;
     [field: string]: unknown;
   };
   spec?: PodSpec;
@@ -35,5 +36,11 @@ export type ContainerList = (typeof CONTAINER_LISTS)[number];
 
 /** Where fn-pinner records each mutated container's image as written, for people and auditors. */
 export const ORIGINAL_IMAGES_ANNOTATION = 'fn-pinner.io/original-images';
+/**
+ * Set to "true" on every pod in which fn-pinner pinned an image, so that `kubectl get pods -l
+ * '!fn-pinner.io/pinned'` lists what slipped through (admitted under Ignore, created before the webhook, or
+ * never sent to it). A label, not an annotation, because only labels can be selected on.
+ */
+export const PINNED_LABEL = 'fn-pinner.io/pinned';
 /** Set to "true" (or "skip") on a pod to have fn-pinner leave it alone. */
 export const OPT_OUT_ANNOTATION = 'fn-pinner.io/skip';

@@ -57,6 +57,8 @@ const PLAIN_NS = 'plain'; // no webhook
 const RACE_NS = 'fn-race'; // two fn-pinner replicas at once
 const DRY_NS = 'fn-dry'; // the Secret does not exist yet
 const IGNORE_NS = 'fn-ignore'; // failurePolicy Ignore
+const DRIFT_NS = 'fn-drift'; // a replica with the drift gauge on
+const PINNED_LABEL = 'fn-pinner.io/pinned';
 const SECRET = 'auth-secret';
 const DOCKER_CONFIG_KEY = '.dockerconfigjson';
 const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'fn-pinner' };
@@ -373,6 +375,8 @@ describe('fn-pinner against a real kube-apiserver', () => {
     expect(stored.status).toBe(200);
     const [c] = stored.body.spec.containers;
     expect(c.image).toBe(`${fnImage}@${fn.digest}`);
+    // What `kubectl get pods -l '!fn-pinner.io/pinned'` relies on.
+    expect(stored.body.metadata.labels).toEqual({ [PINNED_LABEL]: 'true' });
     expect(c.command).toEqual([...PREFIX, '/fn']);
     expect(c.args).toEqual(['--run']);
     expect(stored.body.spec.imagePullSecrets).toEqual([{ name: 'existing' }, { name: SECRET }]);
@@ -385,6 +389,7 @@ describe('fn-pinner against a real kube-apiserver', () => {
     );
     const [d] = defaults.body.spec.containers;
     expect(d.image).toBe(`${catalogImage}@${catalog.digest}`);
+    expect(defaults.body.metadata.labels).toEqual({ [PINNED_LABEL]: 'true' });
     expect(d.command).toEqual([...PREFIX, '/usr/local/bin/function']);
     expect(d.args).toEqual(['--serve']);
     expect(defaults.body.spec.imagePullSecrets).toBeUndefined();
@@ -629,9 +634,19 @@ describe('fn-pinner against a real kube-apiserver', () => {
     expect(stored.body.spec.containers[0].image).toBe(goneImage);
     expect(stored.body.spec.containers[0].command).toBeUndefined();
     expect(stored.body.metadata.annotations?.['fn-pinner.io/original-images']).toBeUndefined();
+    expect(stored.body.metadata.labels?.[PINNED_LABEL]).toBeUndefined();
     // The same instance still pins what it can reach.
     const pinned = await kube.create(pod(IGNORE_NS, [{ name: 'function', image: catalogImage }]));
     expect(pinned.spec.containers[0].image).toBe(`${catalogImage}@${catalog.digest}`);
+    expect(pinned.metadata.labels).toEqual({ [PINNED_LABEL]: 'true' });
+    // The label lists what slipped through: the pod admitted unmutated, not the one pinned.
+    const slipped = await kube.request(
+      'GET',
+      `/api/v1/namespaces/${IGNORE_NS}/pods?labelSelector=${encodeURIComponent(`!${PINNED_LABEL}`)}`,
+    );
+    const names = slipped.body.items.map((p: KubeJson) => p.metadata.name);
+    expect(names).toContain('ignored');
+    expect(names).not.toContain(pinned.metadata.name);
   });
 
   it('writes no Secret for a server-side dry run, and refuses it with a message saying why', async () => {
@@ -775,5 +790,70 @@ describe('fn-pinner against a real kube-apiserver', () => {
 
     await deleteWebhook(kube, 'zz-sidecar-injector');
     await deleteWebhook(kube, 'fn-pinner-again');
+  });
+  it('exports the drift gauge with the RBAC of manifests/audit/drift-rbac.yaml, and it changes after a tag moves', async () => {
+    await kube.createNamespace(DRIFT_NS);
+    const moving = `${plain.host}/catalog/moving:v1`;
+    const first = await imagePusher(plain).pushImage('catalog/moving', 'v1', { entrypoint: ['/v1'] });
+    const drifty = await startTestWebhook({
+      kubeconfig: kube.saKubeconfigPath,
+      podNamespace: [DRIFT_NS],
+      driftInterval: '1',
+      tagTtl: '1',
+      insecureRegistry: [plain.host, basic.host],
+      defaultRegistry: [`${plain.host}/catalog/`],
+    });
+    others.push(drifty);
+    await registerWebhook(kube, {
+      name: 'fn-pinner-drift',
+      url: drifty.url,
+      caPem: drifty.caPem,
+      namespace: DRIFT_NS,
+    });
+    await waitForWebhook(kube, { namespace: DRIFT_NS, image: catalogImage });
+    const created = await kube.create(
+      pod(DRIFT_NS, [{ name: 'function', image: moving }], { name: 'moving' }),
+    );
+    expect(created.spec.containers[0].image).toBe(`${moving}@${first.digest}`);
+    expect(created.metadata.labels).toEqual({ [PINNED_LABEL]: 'true' });
+
+    const gauge = async (): Promise<Record<string, number>> => {
+      const { values } = await drifty.metrics.pods.get();
+      return Object.fromEntries(values.map((v) => [String(v.labels.status), v.value]));
+    };
+    // Without the Role the listing is refused: logged, counted, no gauge.
+    const { value: refused } = await until('a drift check refused by RBAC', async () =>
+      drifty.logs.find((l) => l.msg === 'drift check failed'),
+    );
+    expect(JSON.stringify(refused.err)).toContain('403 Forbidden');
+    expect(await gauge()).toEqual({});
+
+    await createManifestFile(kube, join(MANIFESTS, '..', 'audit', 'drift-rbac.yaml'), {
+      transform: (o) => ({ ...o, metadata: { ...o.metadata, namespace: DRIFT_NS } }),
+    });
+    await rbacInEffect(`/api/v1/namespaces/${DRIFT_NS}/pods`);
+    await until('the gauge shows the pinned pod', async () =>
+      (await gauge()).pinned === 1 ? true : undefined,
+    );
+    expect(await gauge()).toEqual({ pinned: 1, unpinned: 0, drift: 0, unresolvable: 0 });
+
+    const moved = await imagePusher(plain).pushImage('catalog/moving', 'v1', { entrypoint: ['/v2'] });
+    expect(moved.digest).not.toBe(first.digest);
+    const movedAt = Date.now() / 1000;
+    const seen = await until(
+      'the gauge shows the drift',
+      async () => ((await gauge()).drift === 1 ? true : undefined),
+      30_000,
+    );
+    timings.driftSeenAfterTagMoveMs = seen.ms;
+    expect(await gauge()).toEqual({ pinned: 0, unpinned: 0, drift: 1, unresolvable: 0 });
+    const lastCheck = (await drifty.metrics.driftLastCheck.get()).values[0]!.value;
+    expect(lastCheck).toBeGreaterThan(movedAt);
+    // The same numbers on /metrics, as Prometheus reads them.
+    const res = await request(`${drifty.url}/metrics`, { dispatcher: drifty.dispatcher });
+    const text = await res.body.text();
+    expect(text).toContain('fn_pinner_pods{status="drift"} 1');
+    expect(text).toMatch(/^fn_pinner_drift_last_check_timestamp_seconds \d+(\.\d+)?$/m);
+    await deleteWebhook(kube, 'fn-pinner-drift');
   });
 });

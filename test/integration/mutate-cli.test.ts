@@ -56,6 +56,7 @@ describe('fn-pinner mutate', () => {
         annotations: {
           'fn-pinner.io/original-images': JSON.stringify({ function: `${reg.host}/fn/app:v1` }),
         },
+        labels: { 'fn-pinner.io/pinned': 'true' },
       },
       spec: {
         containers: [

@@ -201,6 +201,8 @@ describe('decide: a Porch function pod as the API server sends it (pod-create.js
         path: '/metadata/annotations/fn-pinner.io~1original-images',
         value: JSON.stringify({ 'copy-wrapper-server': WRAPPER, function: SET_NAMESPACE }),
       },
+      // The pod has labels already (Porch's), so the label is one more key.
+      { op: 'add', path: '/metadata/labels/fn-pinner.io~1pinned', value: 'true' },
     ]);
   });
 
@@ -213,6 +215,7 @@ describe('decide: a Porch function pod as the API server sends it (pod-create.js
     const expected = podOf(fixture('pod-create.json'));
     expected.metadata!.annotations!['fn-pinner.io/original-images'] =
       '{"copy-wrapper-server":"docker.io/nephio/porch-wrapper-server:v4.0.0","function":"ghcr.io/kptdev/krm-functions-catalog/set-namespace:v0.4.1"}';
+    expected.metadata!.labels!['fn-pinner.io/pinned'] = 'true';
     Object.assign(container(expected, 'copy-wrapper-server'), { image: pinned(source, WRAPPER) });
     Object.assign(container(expected, 'function'), {
       image: pinned(source, SET_NAMESPACE),
@@ -682,6 +685,66 @@ describe('decide: reinvocation on an already-mutated pod', () => {
           sidecar: APPLY_SETTERS,
         }),
       },
+    ]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// The pinned label
+// ---------------------------------------------------------------------------------------------------------
+
+describe('decide: the fn-pinner.io/pinned label', () => {
+  const labelOps = (ops: Operation[]): Operation[] =>
+    ops.filter((op) => op.path.startsWith('/metadata/labels'));
+
+  it('adds the whole label map to a pod that has none', async () => {
+    const review = fixture('pod-create.json');
+    delete podOf(review).metadata!.labels;
+    const { deps } = setup();
+
+    const decision = await decide(review.request, deps);
+
+    expect(labelOps(patchOf(decision.response))).toEqual([
+      { op: 'add', path: '/metadata/labels', value: { 'fn-pinner.io/pinned': 'true' } },
+    ]);
+    expect(patched(review, decision).metadata?.labels).toEqual({ 'fn-pinner.io/pinned': 'true' });
+  });
+
+  it('does not label a pod whose images were all pinned already, even when it sets their commands', async () => {
+    const source = new FakeMetadataSource(IMAGES);
+    const review = fixture('pod-create.json');
+    withImage(review, 'function', `${SET_NAMESPACE}@${source.digestOf(SET_NAMESPACE)}`);
+    withImage(review, 'copy-wrapper-server', `${WRAPPER}@${source.digestOf(WRAPPER)}`);
+    const { deps } = setup({ source });
+
+    const decision = await decide(review.request, deps);
+
+    expect(decision.reason).toBe(Reason.Patched);
+    const ops = patchOf(decision.response);
+    expect(ops.map((op) => op.path)).toContain('/spec/containers/0/command');
+    expect(labelOps(ops)).toEqual([]);
+  });
+
+  it('does not label a pod admitted unmutated under Ignore', async () => {
+    const review = fixture('pod-create.json');
+    const source = new FakeMetadataSource(IMAGES).fail(SET_NAMESPACE, 'UNAVAILABLE');
+    const { deps } = setup({ source, options: { failurePolicy: 'Ignore' } });
+
+    const decision = await decide(review.request, deps);
+
+    expect(decision.reason).toBe(Reason.ErrorIgnored);
+    expect(decision.response.patch).toBeUndefined();
+  });
+
+  it('sets "true" over another value of the label', async () => {
+    const review = fixture('pod-create.json');
+    podOf(review).metadata!.labels!['fn-pinner.io/pinned'] = 'false';
+    const { deps } = setup();
+
+    const ops = patchOf((await decide(review.request, deps)).response);
+
+    expect(labelOps(ops)).toEqual([
+      { op: 'replace', path: '/metadata/labels/fn-pinner.io~1pinned', value: 'true' },
     ]);
   });
 });

@@ -77,6 +77,7 @@ describe('a captured AdmissionReview from kube-apiserver v1.20.2', () => {
         path: '/metadata/annotations/fn-pinner.io~1original-images',
         value: JSON.stringify({ 'copy-wrapper-server': wrapper, function: fn }),
       },
+      { op: 'add', path: '/metadata/labels/fn-pinner.io~1pinned', value: 'true' },
     ]);
     expect(response.auditAnnotations).toEqual({
       'original-images': JSON.stringify({ 'copy-wrapper-server': wrapper, function: fn }),
