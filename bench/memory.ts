@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
 
 import { MetadataCache } from '../src/images/cache.js';
+import { REGISTRY_OPTIONS as DEFAULT_REGISTRY_OPTIONS } from '../test/support/limits.js';
+
+const DEFAULT_CACHE_OPTIONS = { maxImages: 10_000, maxBytes: 32 * 1024 * 1024, tagTtlMs: 300_000 };
 import { ImageReference } from '../src/reference/reference.js';
 import { parseImageConfig, parseManifest, sha256 } from '../src/registry/index.js';
 import type { ImageConfig, ManifestResult } from '../src/registry/index.js';
@@ -120,9 +123,14 @@ function fetchImage(name: string, i: number, fn: string, arch: string): Fetched 
   const configBytes = configBlob(i, fn, arch);
   const manifestBytes = imageManifest(i, configBytes, arch);
   const digest = sha256(manifestBytes);
-  const manifest = parseManifest(manifestBytes, MEDIA_TYPES.ociManifest, `${name}@${digest}`);
+  const manifest = parseManifest(
+    manifestBytes,
+    MEDIA_TYPES.ociManifest,
+    `${name}@${digest}`,
+    DEFAULT_REGISTRY_OPTIONS,
+  );
   const configDigest = sha256(configBytes);
-  const config = parseImageConfig(configBytes, `${name}@${configDigest}`);
+  const config = parseImageConfig(configBytes, `${name}@${configDigest}`, DEFAULT_REGISTRY_OPTIONS);
   return { manifest: { digest, mediaType: manifest.mediaType, manifest }, config, configDigest };
 }
 
@@ -131,9 +139,9 @@ function addSingleArch(cache: MetadataCache, i: number): void {
   const { image, fn } = imageOf(i);
   const ref = ImageReference.parse(image);
   const { manifest, config, configDigest } = fetchImage(ref.name, i, fn, 'amd64');
-  cache.setManifest(`${ref.name}@${manifest.digest}`, manifest);
-  cache.setTag(`${ref.name}:${ref.identifier}`, manifest.digest);
-  cache.setConfig(`${ref.name}@${configDigest}`, config);
+  cache.setManifest(ref, manifest);
+  cache.setTag(ref, manifest.digest);
+  cache.setConfig(ref, configDigest, config);
 }
 
 /** As ImageResolver does for a two-platform OCI index resolved for linux/amd64: index, child, config. */
@@ -158,24 +166,29 @@ function addMultiArch(cache: MetadataCache, i: number): void {
     }),
   );
   const digest = sha256(indexBytes);
-  const index = parseManifest(indexBytes, MEDIA_TYPES.ociIndex, `${ref.name}@${digest}`);
-  cache.setManifest(`${ref.name}@${digest}`, { digest, mediaType: index.mediaType, manifest: index });
-  cache.setTag(`${ref.name}:${ref.identifier}`, digest);
-  cache.setManifest(`${ref.name}@${amd.manifest.digest}`, amd.manifest);
-  cache.setConfig(`${ref.name}@${amd.configDigest}`, amd.config);
+  const index = parseManifest(
+    indexBytes,
+    MEDIA_TYPES.ociIndex,
+    `${ref.name}@${digest}`,
+    DEFAULT_REGISTRY_OPTIONS,
+  );
+  cache.setManifest(ref, { digest, mediaType: index.mediaType, manifest: index });
+  cache.setTag(ref, digest);
+  cache.setManifest(ref, amd.manifest);
+  cache.setConfig(ref, amd.configDigest, amd.config);
 }
 
 /** Whether image i resolves with no registry call: tag, every manifest on the path and the config cached. */
 function fullyCached(cache: MetadataCache, i: number): boolean {
   const ref = ImageReference.parse(imageOf(i).image);
-  const tag = cache.tag(`${ref.name}:${ref.identifier}`);
+  const tag = cache.tag(ref);
   if (!tag) return false;
-  let m = cache.manifest(`${ref.name}@${tag.digest}`);
+  let m = cache.manifest(ref, tag.digest);
   if (m?.manifest.kind === 'index') {
     const child = m.manifest.children.find((c) => c.platform?.architecture === 'amd64');
-    m = child && cache.manifest(`${ref.name}@${child.digest}`);
+    m = child && cache.manifest(ref, child.digest);
   }
-  return m?.manifest.kind === 'image' && cache.config(`${ref.name}@${m.manifest.configDigest}`) !== undefined;
+  return m?.manifest.kind === 'image' && cache.config(ref, m.manifest.configDigest) !== undefined;
 }
 
 export type Gc = () => void;
@@ -194,7 +207,8 @@ function sample(gc: Gc): HeapSample {
 
 const total = (a: HeapSample, b: HeapSample): number => b.heap - a.heap + (b.external - a.external);
 
-const newCache = (): MetadataCache => new MetadataCache({ maxImages: MAX_IMAGES, tagTtlMs: 300_000 });
+const newCache = (): MetadataCache =>
+  new MetadataCache({ ...DEFAULT_CACHE_OPTIONS, maxImages: MAX_IMAGES, tagTtlMs: 300_000 });
 
 function fill(cache: MetadataCache, from: number, to: number, add: typeof addSingleArch): void {
   for (let i = from; i < to; i++) add(cache, i);
@@ -224,7 +238,7 @@ function measureFill(gc: Gc): FillResult & { cache: MetadataCache; after: HeapSa
 export function memorySection(gc: Gc, gcSource: string): Section {
   const failures: string[] = [];
   // JIT the parsers and the fill path before the first baseline.
-  const scratch = new MetadataCache({ maxImages: 100, tagTtlMs: 300_000 });
+  const scratch = new MetadataCache({ ...DEFAULT_CACHE_OPTIONS, maxImages: 100, tagTtlMs: 300_000 });
   fill(scratch, 0, 500, addSingleArch);
   fill(scratch, 0, 200, addMultiArch);
   scratch.clear();
@@ -334,9 +348,8 @@ export function memorySection(gc: Gc, gcSource: string): Section {
   return { markdown, failures };
 }
 
-function tagKey(i: number): string {
-  const ref = ImageReference.parse(imageOf(i).image);
-  return `${ref.name}:${ref.identifier}`;
+function tagKey(i: number): ImageReference {
+  return ImageReference.parse(imageOf(i).image);
 }
 
 function countCached(cache: MetadataCache, upTo: number): number {

@@ -5,7 +5,7 @@ import type { Resolution } from '../src/images/resolver.js';
 import { createMetrics } from '../src/metrics.js';
 import type { Metrics } from '../src/metrics.js';
 import { DockerConfigKeychain } from '../src/registry/auth/keychain.js';
-import { RegistryClient, Transport } from '../src/registry/index.js';
+import { RegistryClient, RegistryTransport } from '../src/registry/index.js';
 import type { PushedImage } from '../test/support/images.js';
 import { benchConfig, expectThat, imageRef, matches, newStack, timed } from './setup.js';
 import type { BenchEnv, Section } from './setup.js';
@@ -101,13 +101,12 @@ async function stackPerCall(env: BenchEnv, work: readonly Pushed[]): Promise<Out
 async function resolverPerCall(env: BenchEnv, work: readonly Pushed[]): Promise<Outcome> {
   const config = benchConfig(env);
   const metrics = createMetrics();
-  const transport = new Transport(registryOptions(config));
+  const transport = new RegistryTransport(registryOptions(config), { metrics, log: env.log });
   const client = new RegistryClient({
     transport,
     // The bench registry is anonymous: no Docker config to read.
     keychain: new DockerConfigKeychain([]),
     options: registryOptions(config),
-    metrics,
     log: env.log,
   });
   const resolvers = work.map(

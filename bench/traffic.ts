@@ -52,7 +52,7 @@ export function trafficOf(requests: readonly Pick<ProxyRequestInfo, 'method' | '
   return t;
 }
 
-/** What the client says it sent: fn_pinner_registry_requests_total summed over host and status. */
+/** What the client says it sent: fn_pinner_registry_requests_total summed over registry and status. */
 export async function trafficFromMetrics(metrics: Metrics): Promise<Traffic> {
   const t = { ...NO_TRAFFIC };
   for (const v of (await metrics.registryRequests.get()).values) {

@@ -2,6 +2,8 @@
 # Installs what the test suites need on a fresh Debian (bookworm) machine, as root:
 #   - docker-registry: the CNCF distribution registry the integration tests run (plain, htpasswd, TLS, token)
 #   - apache2-utils: htpasswd, to write the bcrypt password file the registry reads
+#   - iproute2 (ip) and util-linux (unshare): the access-policy tests run in a throwaway network namespace
+#     holding 169.254.169.254 on its loopback
 #   - prometheus: for its promtool, which checks and unit-tests manifests/monitoring's alerting rules (the
 #     package also ships the Prometheus server, which the tests do not use)
 # and, for the node suite (test/node) and the image build (scripts/build-image.sh):
@@ -31,6 +33,7 @@ declare -A probe=(
   [iproute2]=/usr/sbin/ip
   [iptables]=/usr/sbin/iptables
   [prometheus]=/usr/bin/promtool
+  [util-linux]=/usr/bin/unshare
 )
 need=()
 for pkg in "${!probe[@]}"; do

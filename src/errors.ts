@@ -21,7 +21,14 @@ export type ErrorCode =
   | 'PLATFORM_NOT_FOUND'
   | 'DIGEST_MISMATCH'
   | 'TOO_LARGE'
+  | 'INDEX_TOO_LARGE'
+  | 'COMMAND_TOO_LARGE'
+  | 'REALM_NOT_TRUSTED'
+  // limits on one review
+  | 'TOO_MANY_IMAGES'
+  | 'REQUEST_BUDGET_EXCEEDED'
   // transport
+  | 'NOT_ALLOWED'
   | 'TLS'
   | 'TIMEOUT'
   | 'NETWORK'
@@ -79,6 +86,12 @@ export const reasonText: Record<ErrorCode, string> = {
   PLATFORM_NOT_FOUND: 'platform not found',
   DIGEST_MISMATCH: 'digest mismatch',
   TOO_LARGE: 'response too large',
+  INDEX_TOO_LARGE: 'image index too large',
+  COMMAND_TOO_LARGE: 'image command too large',
+  REALM_NOT_TRUSTED: 'token realm not trusted',
+  TOO_MANY_IMAGES: 'too many images',
+  REQUEST_BUDGET_EXCEEDED: 'registry request budget exceeded',
+  NOT_ALLOWED: 'registry not allowed',
   TLS: 'certificate error',
   TIMEOUT: 'timeout',
   NETWORK: 'network error',

@@ -10,13 +10,13 @@ export function createMetrics(registry: Registry = new Registry()): Metrics {
     registry,
     registryRequests: new Counter({
       name: 'fn_pinner_registry_requests_total',
-      help: 'HTTP requests sent to registries and token services',
-      labelNames: ['host', 'kind', 'method', 'status'] as const,
+      help: 'HTTP requests sent to registries and token services, by registry (its host when configuration names it, else other)',
+      labelNames: ['registry', 'kind', 'method', 'status'] as const,
       registers,
     }),
     cacheLookups: new Counter({
       name: 'fn_pinner_cache_lookups_total',
-      help: 'Image metadata cache lookups by tier (tag, manifest, config) and result (hit, miss, revalidated)',
+      help: 'Image metadata cache lookups by tier (tag, manifest, config) and result (hit, miss, revalidated, stale)',
       labelNames: ['tier', 'result'] as const,
       registers,
     }),
@@ -73,6 +73,11 @@ export function createMetrics(registry: Registry = new Registry()): Metrics {
       labelNames: ['tier'] as const,
       registers,
     }),
+    cacheBytes: new Gauge({
+      name: 'fn_pinner_cache_bytes',
+      help: 'Estimated bytes held by the image metadata cache (bounded by --cache-max-bytes)',
+      registers,
+    }),
     httpRequests: new Counter({
       name: 'fn_pinner_http_requests_total',
       help: 'HTTP requests served, by route (a fixed set, so stray paths cannot explode cardinality) and status',
@@ -110,12 +115,13 @@ export function createMetrics(registry: Registry = new Registry()): Metrics {
 
 export interface Metrics {
   registry: Registry;
-  registryRequests: Counter<'host' | 'kind' | 'method' | 'status'>;
+  registryRequests: Counter<'registry' | 'kind' | 'method' | 'status'>;
   cacheLookups: Counter<'tier' | 'result'>;
   singleFlightJoins: Counter;
   resolutions: Counter<'outcome'>;
   resolutionSeconds: Histogram<'cache'>;
   cacheEntries: Gauge<'tier'>;
+  cacheBytes: Gauge;
   admissionReviews: Counter<'reason'>;
   admissionErrors: Counter<'reason' | 'code'>;
   servingCertExpiry: Gauge;

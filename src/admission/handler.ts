@@ -1,5 +1,6 @@
 import { FnPinnerError, reasonText, toFnPinnerError } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
+import { boundLine } from '../util/text.js';
 import { raceTimeout } from '../util/timeout.js';
 import type { Logger } from '../logging.js';
 import type { PlatformMemo } from '../mutation/multiarch.js';
@@ -138,7 +139,7 @@ async function mutate(
 function patched(request: AdmissionRequest, result: MutationResult): Decision {
   const ops = diff(request.object, result.pod);
   const response: AdmissionResponse = { uid: request.uid, allowed: true };
-  if (result.warnings.length) response.warnings = result.warnings.map((w) => `fn-pinner: ${w}`);
+  if (result.warnings.length) response.warnings = result.warnings.map((w) => boundLine(`fn-pinner: ${w}`));
   if (ops.length === 0) return { response, reason: Reason.NotPatched };
   response.patchType = 'JSONPatch';
   response.patch = encodePatch(ops);
@@ -159,7 +160,9 @@ function auditAnnotations(result: MutationResult): Record<string, string> {
 }
 
 function failed(request: AdmissionRequest, err: FnPinnerError, policy: FailurePolicy): Decision {
-  const message = `fn-pinner: ${reasonText[err.code]}: ${err.message}`;
+  // Every line here may quote a registry or a pod: bounded, as the API server and audit logs keep them.
+  const suffix = ' (pod admitted unmutated: failurePolicy Ignore)';
+  const message = boundLine(`fn-pinner: ${reasonText[err.code]}: ${err.message}`, 2000 - suffix.length);
   if (policy === 'Ignore') {
     return {
       reason: Reason.ErrorIgnored,
@@ -167,7 +170,7 @@ function failed(request: AdmissionRequest, err: FnPinnerError, policy: FailurePo
       response: {
         uid: request.uid,
         allowed: true,
-        warnings: [`${message} (pod admitted unmutated: failurePolicy Ignore)`],
+        warnings: [`${message}${suffix}`],
         auditAnnotations: { error: message },
       },
     };

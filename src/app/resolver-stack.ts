@@ -6,7 +6,7 @@ import { ImageResolver } from '../images/resolver.js';
 import type { Logger } from '../logging.js';
 import type { Metrics } from '../metrics.js';
 import { DockerConfigKeychain, RoutingKeychain } from '../registry/auth/keychain.js';
-import { RegistryClient, Transport } from '../registry/index.js';
+import { RegistryClient, RegistryTransport } from '../registry/index.js';
 import { DockerConfigSource } from '../sources/docker-config.js';
 
 /** The resolver and what it stands on, wired from configuration. Shared by every command that resolves. */
@@ -43,14 +43,19 @@ export function createResolverStack(config: Config, log: Logger, metrics: Metric
     custom: sources.custom && new DockerConfigKeychain([sources.custom]),
     fallback: new DockerConfigKeychain(sources.defaults),
   });
-  const transport = new Transport(options);
-  const client = new RegistryClient({ transport, keychain, options, metrics, log });
+  const transport = new RegistryTransport(options, {
+    metrics,
+    log,
+    configuredHosts: () => keychain.registryHosts(),
+  });
+  const client = new RegistryClient({ transport, keychain, options, log });
   const cache = new MetadataCache(cacheOptions(config));
   const resolver = new ImageResolver({
     client,
     cache,
     options: resolverOptions(config),
     registryOptions: options,
+    tagTtlMs: config.cache.tagTtlMs,
     metrics,
     log,
   });

@@ -1,6 +1,7 @@
 import type { Writable } from 'node:stream';
 
 import { FnPinnerError, reasonText } from '../errors.js';
+import { boundLine } from '../util/text.js';
 
 /** What commands touch of the process, injected so tests can run the CLI in-process. */
 export interface CliIo {
@@ -17,7 +18,7 @@ export function failLine(image: string, err: unknown): string {
   const prefix = `resolve ${image}: `;
   const detail = message.startsWith(prefix) ? message.slice(prefix.length) : message;
   const reason = err instanceof FnPinnerError ? `${reasonText[err.code]}: ` : '';
-  return `fn-pinner: resolve ${image} failed: ${reason}${detail}\n`;
+  return `${boundLine(`fn-pinner: resolve ${image} failed: ${reason}${detail}`)}\n`;
 }
 
 /** Every line of a (possibly multi-line) message, prefixed, so each stderr line names the command. */

@@ -2,7 +2,7 @@ import type { AdmissionOptions } from '../admission/handler.js';
 import type { CacheOptions, ResolverOptions } from '../images/options.js';
 import type { RegistryOptions } from '../registry/options.js';
 import type { Config } from './load.js';
-import { REGISTRY_TUNABLES } from './tunables.js';
+import { REGISTRY_TUNABLES, RESOLVER_TUNABLES, REVIEW_TUNABLES } from './tunables.js';
 
 /**
  * The option objects each layer takes, built from the typed Config and the fixed tunables. Group fields are
@@ -14,6 +14,7 @@ export function registryOptions(config: Config): RegistryOptions {
     ...config.registry,
     caPem: config.inputs.ca?.pem,
     caSource: config.inputs.ca?.source,
+    configuredRegistries: config.auth.defaultRegistries.hosts(),
   };
 }
 
@@ -22,7 +23,7 @@ export function cacheOptions(config: Config): CacheOptions {
 }
 
 export function resolverOptions(config: Config): ResolverOptions {
-  return { ...config.resolver };
+  return { ...RESOLVER_TUNABLES, ...config.resolver };
 }
 
 /** With private registries, custom-registry pods get the pull secret. */
@@ -34,6 +35,7 @@ export function admissionOptions(config: Config): AdmissionOptions {
     mutation: {
       commandPrefix,
       defaultPlatform: config.resolver.platform,
+      limits: { ...REVIEW_TUNABLES, maxRequestsPerReview: config.resolver.maxRequestsPerReview },
       ...(privateRegistries
         ? {
             pullSecret: {

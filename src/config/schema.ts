@@ -1,7 +1,9 @@
 import * as z from 'zod/mini';
 
 import { parsePlatform } from '../reference/platform.js';
+import { normalizeRegistryHost } from '../reference/host.js';
 import { RegistryPrefixes } from '../reference/prefixes.js';
+import { parseAccessPattern } from '../registry/transport/policy.js';
 
 /**
  * zod schemas for setting values. A raw value is what the flag, the environment variable or the default
@@ -98,8 +100,14 @@ const HOST_PORT = /^[a-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-f:.]+\](:\d{1,5})?$/i;
 
 export const hostPorts = list((v) => {
   if (!HOST_PORT.test(v)) throw new Error('want HOST[:PORT]');
-  return v.toLowerCase();
+  return normalizeRegistryHost(v);
 }, 'a registry host');
+
+/** Access-policy patterns (`host`, `host:port`, `*.domain`, IP, CIDR), each checked here. */
+export const accessPatterns = list((v) => {
+  parseAccessPattern(v);
+  return v.toLowerCase();
+}, 'an access pattern');
 
 export const prefixes = parsed(z.array(z.string()), (values) =>
   RegistryPrefixes.parse(values.map((v) => v.trim()).filter(Boolean)),

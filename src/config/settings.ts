@@ -1,5 +1,6 @@
 import type * as z from 'zod/mini';
 
+import { BUILTIN_DENY } from '../registry/transport/policy.js';
 import * as s from './schema.js';
 
 /**
@@ -84,6 +85,15 @@ export const SETTINGS = [
     to: ['cache', 'maxImages'],
   }),
   setting({
+    flag: '--cache-max-bytes <n>',
+    env: 'FN_PINNER_CACHE_MAX_BYTES',
+    help: "bound on the metadata cache's estimated size in bytes (LRU)",
+    default: String(32 * 1024 * 1024),
+    commands: RESOLVING,
+    schema: s.number({ min: 1024, integer: true }),
+    to: ['cache', 'maxBytes'],
+  }),
+  setting({
     flag: '--tag-ttl <seconds>',
     env: 'FN_PINNER_TAG_TTL',
     help: 'how long a tag → digest mapping is trusted before a HEAD revalidates it; 0 = forever',
@@ -109,6 +119,45 @@ export const SETTINGS = [
     commands: RESOLVING,
     schema: s.seconds(0.001),
     to: ['registry', 'requestTimeoutMs'],
+  }),
+  setting({
+    flag: '--registry-allow <pattern>',
+    env: 'FN_PINNER_REGISTRY_ALLOW',
+    help: 'when given, only matching hosts are contacted: host, host:port, *.domain or CIDR (repeatable; env: comma-separated)',
+    repeatable: true,
+    default: '',
+    commands: RESOLVING,
+    schema: s.accessPatterns,
+    to: ['registry', 'registryAllow'],
+  }),
+  setting({
+    flag: '--registry-deny <pattern>',
+    env: 'FN_PINNER_REGISTRY_DENY',
+    help: `never contacted, like the built-in ${BUILTIN_DENY.join(', ')} (repeatable)`,
+    repeatable: true,
+    default: '',
+    commands: RESOLVING,
+    schema: s.accessPatterns,
+    to: ['registry', 'registryDeny'],
+  }),
+  setting({
+    flag: '--token-realm-allow <host[:port]>',
+    env: 'FN_PINNER_TOKEN_REALM_ALLOW',
+    help: "token realm trusted beyond the registry's own host and registrable domain (repeatable)",
+    repeatable: true,
+    default: '',
+    commands: RESOLVING,
+    schema: s.hostPorts,
+    to: ['registry', 'tokenRealmAllow'],
+  }),
+  setting({
+    flag: '--review-max-registry-requests <n>',
+    env: 'FN_PINNER_REVIEW_MAX_REGISTRY_REQUESTS',
+    help: 'registry requests one review (or one resolve) may send, retries and tokens included',
+    default: '20',
+    commands: RESOLVING,
+    schema: s.number({ min: 1, integer: true }),
+    to: ['resolver', 'maxRequestsPerReview'],
   }),
   setting({
     flag: '--log-level <level>',

@@ -9,11 +9,41 @@ export const REGISTRY_TUNABLES = {
   retryBaseDelayMs: 100,
   /** Distribution's own limit on manifests is 4 MiB. */
   maxManifestBytes: 4 * 1024 * 1024,
-  maxConfigBytes: 8 * 1024 * 1024,
-  /** go-containerregistry's maxErrorBodySize. */
-  maxErrorBodyBytes: 64 * 1024,
-  maxTokenBodyBytes: 1024 * 1024,
+  /** Real indexes list a few platforms (and attestations); thousands only cost every review work. */
+  maxIndexEntries: 256,
+  /** Real configs are a few KiB; the long ones are history, which is not kept. */
+  maxConfigBytes: 1024 * 1024,
+  /** Entrypoint + Cmd end up in the cache and in pods; 64 KiB is far beyond any real command. */
+  maxCommandBytes: 64 * 1024,
+  /** Enough for any registry's error JSON; the rest of a longer body is never read. */
+  maxErrorBodyBytes: 4 * 1024,
+  maxTokenBodyBytes: 64 * 1024,
+  /** Real registry JWTs are 1-8 KiB. */
+  maxTokenBytes: 16 * 1024,
+  /** A registry asking for a year-long token still gets it refreshed hourly. */
+  maxTokenLifetimeMs: 60 * 60_000,
+  maxTokens: 1_000,
+  /** Object storage redirects once; a chain is a registry playing games. */
+  maxRedirects: 3,
+  /** All reviews together: a flood of distinct images waits (within its deadlines) instead of opening sockets. */
+  maxConcurrentRequests: 64,
+  /** After a TLS fallback, how long a host stays on the store that worked before the custom CA goes first. */
+  trustFallbackMemoryMs: 10 * 60_000,
   userAgent: 'fn-pinner/0.1',
+};
+
+export const RESOLVER_TUNABLES = {
+  /** A stale tag's HEAD gets this long of its own; then the cached digest is served (with a warning). */
+  revalidateBudgetMs: 1_000,
+  /** After a failed revalidation, no recheck for this long, doubling up to the tag TTL. */
+  revalidateBackoffMs: 30_000,
+};
+
+export const REVIEW_TUNABLES = {
+  /** Function pods have one or two images; ten distinct ones is already a lot of registry work. */
+  maxImagesPerReview: 10,
+  /** The multi-arch warning compares the pod's platform with at most five others. */
+  maxPlatformsCompared: 6,
 };
 
 export const PULL_SECRET_TUNABLES = {

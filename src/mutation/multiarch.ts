@@ -5,6 +5,8 @@ import type { Platform } from '../reference/platform.js';
 import { formatPlatform } from '../reference/platform.js';
 import { raceTimeout } from '../util/timeout.js';
 import type { ImageReference } from '../reference/reference.js';
+import type { RequestBudget } from '../util/budget.js';
+import { truncate } from '../util/text.js';
 import { runtimeArgv } from './command.js';
 import type { MetadataSource, MutationResult } from './pod.js';
 import type { Container } from './types.js';
@@ -19,13 +21,17 @@ function runnable(p: Platform): boolean {
 
 /** How long a review waits for the other platforms; after that it warns that they were not compared. */
 const CHECK_BUDGET_MS = 1_000;
+/** A failed comparison is not tried again for this long (per index digest), whatever reviews come. */
+const FAILURE_MEMORY_MS = 10 * 60_000;
 
 /**
  * Comparisons already made, by index digest and the container's args: both are immutable inputs, so the
- * answer never changes. Keeps warm reviews of multi-arch images from re-resolving every platform.
+ * answer never changes. Keeps warm reviews of multi-arch images from re-resolving every platform. Failures
+ * are remembered too, per index digest and for a while, so a hostile or broken index costs one attempt.
  */
 export class PlatformMemo {
   private readonly results = new LRUCache<string, { detail: string | undefined }>({ max: 5_000 });
+  private readonly failures = new LRUCache<string, string>({ max: 5_000, ttl: FAILURE_MEMORY_MS });
 
   get(key: string): { detail: string | undefined } | undefined {
     return this.results.get(key);
@@ -34,6 +40,35 @@ export class PlatformMemo {
   set(key: string, detail: string | undefined): void {
     this.results.set(key, { detail });
   }
+
+  failure(index: string): string | undefined {
+    return this.failures.get(index);
+  }
+
+  setFailure(index: string, why: string): void {
+    this.failures.set(index, why);
+  }
+}
+
+/** The chosen platform first, then others up to `max` in all: which ones is decided by the index order. */
+function bounded(platforms: Platform[], chosen: Platform, max: number): Platform[] {
+  const seen = new Set([formatPlatform(chosen)]);
+  const picked = [chosen];
+  for (const p of platforms) {
+    if (picked.length >= max) break;
+    const key = formatPlatform(p);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    picked.push(p);
+  }
+  return picked;
+}
+
+export interface PlatformCheckOptions {
+  memo?: PlatformMemo | undefined;
+  /** The review's registry request budget: comparing platforms spends from it like anything else. */
+  budget: RequestBudget;
+  maxPlatforms: number;
 }
 
 interface Checked {
@@ -48,7 +83,8 @@ function describe(t: Checked, chosen: Resolution, others: Resolution[]): string 
     JSON.stringify(runtimeArgv({ args: t.argsBefore }, r.metadata.entrypoint, r.metadata.cmd));
   const differing = others.filter((r) => argvOf(r) !== argvOf(chosen));
   if (differing.length === 0) return undefined;
-  return [chosen, ...differing].map((r) => `${formatPlatform(r.metadata.platform)}: ${argvOf(r)}`).join('; ');
+  const text = [chosen, ...differing].map((r) => `${formatPlatform(r.metadata.platform)}: ${argvOf(r)}`);
+  return truncate(text.join('; '), 1_000);
 }
 
 /**
@@ -58,23 +94,35 @@ function describe(t: Checked, chosen: Resolution, others: Resolution[]): string 
  */
 export class PlatformCheck {
   private readonly perImage = new Map<string, Promise<Resolution[]>>();
+  private readonly memo: PlatformMemo;
 
   constructor(
     private readonly source: MetadataSource,
-    private readonly memo: PlatformMemo = new PlatformMemo(),
-  ) {}
+    private readonly options: PlatformCheckOptions,
+  ) {
+    this.memo = options.memo ?? new PlatformMemo();
+  }
 
   async check(t: Checked, chosen: Resolution, result: MutationResult): Promise<void> {
-    const platforms = (chosen.metadata.platforms ?? []).filter(runnable);
-    if (platforms.length < 2) return;
-    const key = `${t.ref.name}@${chosen.metadata.digest}|${JSON.stringify(t.argsBefore ?? null)}`;
+    const offered = (chosen.metadata.platforms ?? []).filter(runnable);
+    if (offered.length < 2) return;
+    const platforms = bounded(offered, chosen.metadata.platform, this.options.maxPlatforms);
+    const index = `${t.ref.name}@${chosen.metadata.digest}`;
+    const key = `${index}|${JSON.stringify(t.argsBefore ?? null)}`;
     let known = this.memo.get(key);
+    if (!known && this.memo.failure(index) !== undefined) return;
     if (!known) {
-      const compared = this.resolveAll(t.ref, platforms).then((others) => {
-        const detail = describe(t, chosen, others);
-        this.memo.set(key, detail);
-        return { detail };
-      });
+      const compared = this.resolveAll(t.ref, platforms).then(
+        (others) => {
+          const detail = describe(t, chosen, others);
+          this.memo.set(key, detail);
+          return { detail };
+        },
+        (err: unknown) => {
+          this.memo.setFailure(index, err instanceof Error ? err.message : String(err));
+          throw err;
+        },
+      );
       known = await this.withinBudget(compared, t, result);
     }
     if (known?.detail === undefined) return;
@@ -99,7 +147,7 @@ export class PlatformCheck {
         `container "${t.container.name}": the other platforms of ${t.ref.original} were not compared within ${CHECK_BUDGET_MS} ms`,
       );
     } catch (err) {
-      const why = err instanceof Error ? err.message : String(err);
+      const why = truncate(err instanceof Error ? err.message : String(err), 500);
       result.warnings.push(
         `container "${t.container.name}": could not compare the platforms of ${t.ref.original}: ${why}`,
       );
@@ -110,7 +158,8 @@ export class PlatformCheck {
   private resolveAll(ref: ImageReference, platforms: Platform[]): Promise<Resolution[]> {
     let pending = this.perImage.get(ref.original);
     if (!pending) {
-      pending = Promise.all(platforms.map((platform) => this.source.resolve(ref, { platform })));
+      const { budget } = this.options;
+      pending = Promise.all(platforms.map((platform) => this.source.resolve(ref, { platform, budget })));
       this.perImage.set(ref.original, pending);
     }
     return pending;

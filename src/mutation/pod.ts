@@ -3,16 +3,23 @@ import type { CacheOutcome, Resolution } from '../images/resolver.js';
 import type { Platform } from '../reference/platform.js';
 import type { RegistryPrefixes } from '../reference/prefixes.js';
 import { ImageReference } from '../reference/reference.js';
+import { RequestBudget } from '../util/budget.js';
+import { truncate } from '../util/text.js';
+import type { ReviewLimits } from './limits.js';
+import { attachPullSecret, labelPinned, recordOriginals } from './annotations.js';
 import { hasCommand, planCommand } from './command.js';
 import { PlatformCheck } from './multiarch.js';
 import type { PlatformMemo } from './multiarch.js';
 import { podPlatform } from './platform.js';
 import type { Container, ContainerList, Pod, PodSpec } from './types.js';
-import { CONTAINER_LISTS, ORIGINAL_IMAGES_ANNOTATION, PINNED_LABEL } from './types.js';
+import { CONTAINER_LISTS } from './types.js';
 
 /** Anything that resolves images: the cached ImageResolver in production, a fake in unit tests. */
 export interface MetadataSource {
-  resolve(image: string | ImageReference, opts?: { platform?: Platform }): Promise<Resolution>;
+  resolve(
+    image: string | ImageReference,
+    opts?: { platform?: Platform; budget?: RequestBudget },
+  ): Promise<Resolution>;
 }
 
 export interface MutationOptions {
@@ -21,6 +28,8 @@ export interface MutationOptions {
   defaultPlatform: Platform;
   /** Present when private registries are enabled: custom-registry pods get this pull secret. */
   pullSecret?: { name: string; defaultRegistries: RegistryPrefixes };
+  /** What one review may cost: distinct images, platforms compared, registry requests. */
+  limits: ReviewLimits;
 }
 
 export interface ContainerChange {
@@ -62,7 +71,9 @@ function targets(pod: Pod): Target[] {
       try {
         ref = ImageReference.parse(container.image);
       } catch (err) {
-        throw new FnPinnerError('BAD_REFERENCE', `${what}: ${(err as Error).message}`, { cause: err });
+        throw new FnPinnerError('BAD_REFERENCE', `${what}: ${truncate((err as Error).message, 500)}`, {
+          cause: err,
+        });
       }
       found.push({
         list,
@@ -89,7 +100,8 @@ export async function mutatePod(
   const { platform, fixed } = podPlatform(pod, opts.defaultPlatform);
   const all = targets(pod);
   const work = all.filter((t) => !t.ref.digest || t.needsCommand);
-  const resolutions = await resolveDistinct(work, source, platform);
+  const budget = new RequestBudget(opts.limits.maxRequestsPerReview);
+  const resolutions = await resolveDistinct(work, source, { platform, budget, limits: opts.limits });
   const result: MutationResult = {
     pod,
     changes: [],
@@ -98,12 +110,17 @@ export async function mutatePod(
     pullSecret: 'not-needed',
   };
   const checks: Promise<void>[] = [];
-  const platforms = new PlatformCheck(source, memo);
+  const platforms = new PlatformCheck(source, {
+    memo,
+    budget,
+    maxPlatforms: opts.limits.maxPlatformsCompared,
+  });
   for (const t of work) {
     const resolution = resolutions.get(t.ref.original);
     if (!resolution) throw new FnPinnerError('INTERNAL', `mutate pod: ${t.ref.original} was not resolved`);
     const argsBefore = t.container.args;
     applyResolution(t, resolution, opts, result);
+    if (resolution.warning) result.warnings.push(`container "${t.container.name}": ${resolution.warning}`);
     if (t.needsCommand && !fixed) {
       checks.push(platforms.check({ ...t, argsBefore }, resolution, result));
     }
@@ -145,15 +162,22 @@ function cloneForMutation(original: Pod): Pod {
 async function resolveDistinct(
   work: Target[],
   source: MetadataSource,
-  platform: Platform,
+  review: { platform: Platform; budget: RequestBudget; limits: ReviewLimits },
 ): Promise<Map<string, Resolution>> {
   // One entry per distinct image as written; the reference already parsed is passed on, not re-parsed.
   const refs = new Map(work.map((t) => [t.ref.original, t.ref]));
   const owners = new Map(work.map((t) => [t.ref.original, t.container.name]));
+  if (refs.size > review.limits.maxImagesPerReview) {
+    throw new FnPinnerError(
+      'TOO_MANY_IMAGES',
+      `mutate pod: ${refs.size} distinct images to resolve, more than ${review.limits.maxImagesPerReview}`,
+    );
+  }
+  const { platform, budget } = review;
   const resolved = await Promise.all(
     [...refs].map(async ([image, ref]) => {
       try {
-        return [image, await source.resolve(ref, { platform })] as const;
+        return [image, await source.resolve(ref, { platform, budget })] as const;
       } catch (err) {
         const e = toFnPinnerError(err, `resolve ${image}`);
         throw new FnPinnerError(e.code, `container "${owners.get(image)}": ${e.message}`, {
@@ -198,56 +222,4 @@ function applyResolution(
     commandSet: t.needsCommand,
     cache: resolution.cache,
   });
-}
-
-function recordOriginals(pod: Pod, changes: ContainerChange[]): void {
-  if (changes.length === 0) return;
-  const metadata = (pod.metadata ??= {});
-  const annotations = (metadata.annotations ??= {});
-  const recorded = recordedOriginals(annotations[ORIGINAL_IMAGES_ANNOTATION]);
-  // On re-invocation (a sidecar added later) earlier entries stay: they hold the images as first written.
-  for (const c of changes) recorded[c.name] ??= c.original;
-  annotations[ORIGINAL_IMAGES_ANNOTATION] = JSON.stringify(recorded);
-}
-
-/**
- * The entries of an earlier pass. The pod's author controls the annotation, so anything that is not an
- * object of strings (`"true"`, `null`, `[]`, `{"a":5}`, no JSON at all) is someone else's garbage: start
- * afresh (or drop the odd entries) rather than fail the pod.
- */
-function recordedOriginals(text: unknown): Record<string, string> {
-  let value: unknown;
-  try {
-    value = JSON.parse(typeof text === 'string' ? text : '{}');
-  } catch {
-    return {};
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return {};
-  return Object.fromEntries(
-    Object.entries(value).filter((e): e is [string, string] => typeof e[1] === 'string'),
-  );
-}
-
-/**
- * Only a pod in which an image was actually pinned: one whose images were all pinned already (or that
- * fn-pinner admitted unmutated) is not labelled, so the label says what fn-pinner did, not what it saw.
- */
-function labelPinned(pod: Pod, changes: ContainerChange[]): void {
-  if (!changes.some((c) => c.image !== c.original)) return;
-  const metadata = (pod.metadata ??= {});
-  (metadata.labels ??= {})[PINNED_LABEL] = 'true';
-}
-
-function attachPullSecret(
-  pod: Pod,
-  all: Target[],
-  secret: { name: string; defaultRegistries: RegistryPrefixes },
-): MutationResult['pullSecret'] {
-  const custom = all.some((t) => !secret.defaultRegistries.matches(t.ref));
-  if (!custom) return 'not-needed';
-  const spec = (pod.spec ??= {});
-  const list = (spec.imagePullSecrets ??= []);
-  if (list.some((s) => s.name === secret.name)) return 'present';
-  list.push({ name: secret.name });
-  return 'added';
 }

@@ -17,6 +17,11 @@ export class RegistryPrefixes {
     return new RegistryPrefixes(prefixes.map(normalizeImagePrefix));
   }
 
+  /** The registry hosts the prefixes name (configuration names them: metrics label them by host). */
+  hosts(): string[] {
+    return [...new Set(this.prefixes.map((p) => p.slice(0, p.indexOf('/'))))];
+  }
+
   /** Whether the image's name starts with one of the prefixes. Strings only: this runs per container. */
   matches(ref: ImageReference): boolean {
     const name = `${ref.name}/`;

@@ -1,4 +1,8 @@
 import { FnPinnerError } from '../errors.js';
+import { quote } from '../util/text.js';
+import { DOCKER_HUB, apiHostOf, normalizeRegistryHost } from './host.js';
+
+export { DOCKER_HUB, DOCKER_HUB_API_HOST } from './host.js';
 
 /**
  * Image references, parsed once into a value type. Grammar:
@@ -8,11 +12,6 @@ import { FnPinnerError } from '../errors.js';
  *   name      := [domain '/'] path-component ['/' path-component]*
  */
 
-/** The name users write for Docker Hub; `index.docker.io` and `registry-1.docker.io` mean the same registry. */
-export const DOCKER_HUB = 'docker.io';
-/** Docker Hub's API host (what go-containerregistry dials too). */
-export const DOCKER_HUB_API_HOST = 'index.docker.io';
-const DOCKER_HUB_ALIASES = new Set([DOCKER_HUB, DOCKER_HUB_API_HOST, 'registry-1.docker.io']);
 export const DEFAULT_TAG = 'latest';
 
 const MAX_NAME_LENGTH = 255;
@@ -70,7 +69,7 @@ export class ImageReference implements ReferenceParts {
 
   /** The host to talk to for the distribution API. */
   get apiHost(): string {
-    return this.registry === DOCKER_HUB ? DOCKER_HUB_API_HOST : this.registry;
+    return apiHostOf(this.registry);
   }
 
   /** What to ask the registry for: the digest when there is one, else the tag (default `latest`). */
@@ -104,7 +103,7 @@ export class ImageReference implements ReferenceParts {
 }
 
 function bad(input: string, why: string): FnPinnerError {
-  return new FnPinnerError('BAD_REFERENCE', `parse image reference ${JSON.stringify(input)}: ${why}`);
+  return new FnPinnerError('BAD_REFERENCE', `parse image reference ${quote(input, 300)}: ${why}`);
 }
 
 function splitDigest(input: string): { rest: string; digest: string | undefined } {
@@ -144,8 +143,7 @@ function splitDomain(input: string, name: string): { registry: string; path: str
   const first = slash < 0 ? '' : name.slice(0, slash);
   if (slash < 0 || !isDomain(first)) return { registry: DOCKER_HUB, path: name };
   if (!HOST_RE.test(first)) throw bad(input, `invalid registry host ${JSON.stringify(first)}`);
-  const host = first.toLowerCase();
-  return { registry: DOCKER_HUB_ALIASES.has(host) ? DOCKER_HUB : host, path: name.slice(slash + 1) };
+  return { registry: normalizeRegistryHost(first), path: name.slice(slash + 1) };
 }
 
 function checkPath(input: string, path: string): void {

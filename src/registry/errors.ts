@@ -1,7 +1,8 @@
 import { FnPinnerError } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
-import type { HttpRequest, HttpResponse } from './transport.js';
-import { header, redactUrl } from './transport.js';
+import { truncate } from '../util/text.js';
+import type { HttpRequest, HttpResponse } from './transport/types.js';
+import { header, redactUrl } from './transport/types.js';
 
 /** Registry error codes from the distribution spec that map one-to-one onto ours. */
 const SPEC_CODES: Record<string, ErrorCode> = {
@@ -21,17 +22,41 @@ interface SpecError {
   message?: string;
 }
 
-function specErrors(body: Buffer): SpecError[] {
+/** Error bodies are read only up to a cap, so a long one arrives cut: take what can still be read. */
+function fromPartialJson(text: string): SpecError | undefined {
+  const code = /"code"\s*:\s*"([A-Z_]{1,64})"/.exec(text)?.[1];
+  if (code === undefined) return undefined;
+  const message = /"message"\s*:\s*"((?:[^"\\]|\\.){0,200})/.exec(text)?.[1];
+  return { code, message };
+}
+
+/** The first spec error, with its code and message as bounded strings (registries write what they like). */
+function firstSpecError(body: Buffer): SpecError | undefined {
+  const text = body.toString('utf8');
+  let parsed: unknown;
   try {
-    const parsed = JSON.parse(body.toString('utf8')) as { errors?: unknown };
-    return Array.isArray(parsed.errors) ? (parsed.errors as SpecError[]) : [];
+    parsed = JSON.parse(text);
   } catch {
-    return [];
+    return fromPartialJson(text);
   }
+  const errors = (parsed as { errors?: unknown } | null)?.errors;
+  const first: unknown = Array.isArray(errors) ? errors[0] : undefined;
+  if (typeof first !== 'object' || first === null) return undefined;
+  const { code, message } = first as { code?: unknown; message?: unknown };
+  return {
+    code: typeof code === 'string' ? truncate(code, 64) : undefined,
+    message: typeof message === 'string' ? truncate(message, 200) : undefined,
+  };
+}
+
+/** Own keys only: a registry's `"code": "constructor"` must not find Object.prototype. */
+function specCode(first: SpecError | undefined): ErrorCode | undefined {
+  const code = first?.code;
+  return code !== undefined && Object.hasOwn(SPEC_CODES, code) ? SPEC_CODES[code] : undefined;
 }
 
 function codeFor(status: number, first: SpecError | undefined, notFound: ErrorCode): ErrorCode {
-  const fromSpec = first?.code ? SPEC_CODES[first.code] : undefined;
+  const fromSpec = specCode(first);
   if (fromSpec) return fromSpec;
   if (status === 401) return 'UNAUTHORIZED';
   if (status === 403) return 'DENIED';
@@ -67,8 +92,7 @@ export function responseError(
   res: HttpResponse,
   notFound: ErrorCode,
 ): RegistryHttpError {
-  const errors = specErrors(res.body);
-  const first = errors[0];
+  const first = firstSpecError(res.body);
   const code = codeFor(res.status, first, notFound);
   const detail = first ? `${first.code ?? ''}${first.message ? `: ${first.message}` : ''}` : '';
   const message = `${req.what}: ${req.method} ${redactUrl(req.url)}: ${res.status}${detail ? ` ${detail}` : ''}`;

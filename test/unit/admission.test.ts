@@ -18,6 +18,7 @@ import { Reason } from '../../src/admission/types.js';
 import { FnPinnerError } from '../../src/errors.js';
 import type { ErrorCode } from '../../src/errors.js';
 import { createLogger } from '../../src/logging.js';
+import { MUTATION_LIMITS } from '../support/limits.js';
 import type { Logger } from '../../src/logging.js';
 import type { MutationOptions } from '../../src/mutation/pod.js';
 import type { Container, Pod } from '../../src/mutation/types.js';
@@ -113,7 +114,12 @@ function setup(s: Setup = {}): { deps: AdmissionDeps; source: FakeMetadataSource
       excludedNamespaces: ['kube-system'],
       reviewDeadlineMs: 5_000,
       ...s.options,
-      mutation: { commandPrefix: PREFIX, defaultPlatform: AMD64, ...s.mutation },
+      mutation: {
+        commandPrefix: PREFIX,
+        defaultPlatform: AMD64,
+        limits: MUTATION_LIMITS,
+        ...s.mutation,
+      },
     },
   };
   if (s.pullSecret) deps.pullSecret = s.pullSecret;

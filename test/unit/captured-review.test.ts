@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { createAdmissionEndpoint } from '../../src/admission/endpoint.js';
 import { createLogger } from '../../src/logging.js';
 import { RegistryPrefixes } from '../../src/reference/prefixes.js';
+import { MUTATION_LIMITS } from '../support/limits.js';
 import { FakeMetadataSource } from '../support/fake-resolver.js';
 
 /**
@@ -34,6 +35,7 @@ describe('a captured AdmissionReview from kube-apiserver v1.20.2', () => {
         mutation: {
           commandPrefix: ['/wrapper-server-tools/wrapper-server', '--port', '9446', '--'],
           defaultPlatform: { os: 'linux', architecture: 'amd64' },
+          limits: MUTATION_LIMITS,
           pullSecret: {
             name: 'auth-secret',
             defaultRegistries: RegistryPrefixes.parse(['ghcr.io/kptdev/krm-functions-catalog/']),

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 
+import { REGISTRY_OPTIONS as LIMITS } from '../support/limits.js';
 import { MediaType, parseImageConfig, parseManifest } from '../../src/registry/manifest.js';
 
 const D1 = `sha256:${'1'.repeat(64)}`;
@@ -20,23 +21,25 @@ describe('parseImageConfig (entrypoint extraction)', () => {
     ['null values (as Docker writes them)', { Entrypoint: null, Cmd: null }, [], []],
     ['empty arrays', { Entrypoint: [], Cmd: [] }, [], []],
   ])('%s', (_name, config, entrypoint, cmd) => {
-    const parsed = parseImageConfig(buf({ architecture: 'amd64', os: 'linux', config }), 'x');
+    const parsed = parseImageConfig(buf({ architecture: 'amd64', os: 'linux', config }), 'x', LIMITS);
     expect(parsed).toEqual({ entrypoint, cmd, platform: { os: 'linux', architecture: 'amd64' } });
   });
 
   it('handles a config with no config section at all', () => {
-    expect(parseImageConfig(buf({ os: 'linux', architecture: 'arm64', variant: 'v8' }), 'x')).toEqual({
-      entrypoint: [],
-      cmd: [],
-      platform: { os: 'linux', architecture: 'arm64', variant: 'v8' },
-    });
+    expect(parseImageConfig(buf({ os: 'linux', architecture: 'arm64', variant: 'v8' }), 'x', LIMITS)).toEqual(
+      {
+        entrypoint: [],
+        cmd: [],
+        platform: { os: 'linux', architecture: 'arm64', variant: 'v8' },
+      },
+    );
   });
 
   it.each([
     ['not JSON', Buffer.from('{'), /parse image config of r\/a@x: not JSON/],
     ['a string Entrypoint', buf({ config: { Entrypoint: '/bin/sh' } }), /config.Entrypoint/],
   ])('rejects %s with BAD_MANIFEST', (_n, bytes, message) => {
-    expect(() => parseImageConfig(bytes, 'r/a@x')).toThrow(message);
+    expect(() => parseImageConfig(bytes, 'r/a@x', LIMITS)).toThrow(message);
   });
 });
 
@@ -46,6 +49,7 @@ describe('parseManifest', () => {
       buf({ schemaVersion: 2, mediaType: MediaType.ociManifest, config: { digest: D1, size: 1 } }),
       '',
       'x',
+      LIMITS,
     );
     expect(m).toEqual({ kind: 'image', mediaType: MediaType.ociManifest, configDigest: D1 });
   });
@@ -55,6 +59,7 @@ describe('parseManifest', () => {
       buf({ schemaVersion: 2, config: { digest: D1 } }),
       `${MediaType.dockerManifest}; charset=utf-8`,
       'x',
+      LIMITS,
     );
     expect(m.kind).toBe('image');
     expect(m.mediaType).toBe(MediaType.dockerManifest);
@@ -71,6 +76,7 @@ describe('parseManifest', () => {
       }),
       '',
       'x',
+      LIMITS,
     );
     expect(m).toEqual({
       kind: 'index',
@@ -99,6 +105,48 @@ describe('parseManifest', () => {
       /config.digest/,
     ],
   ])('rejects %s', (_n, body, message) => {
-    expect(() => parseManifest(buf(body), '', 'x')).toThrow(message);
+    expect(() => parseManifest(buf(body), '', 'x', LIMITS)).toThrow(message);
+  });
+
+  it('refuses an index listing more manifests than maxIndexEntries, before validating them', () => {
+    const manifests = Array.from({ length: 4_000 }, () => ({
+      digest: D1,
+      platform: { os: 'linux', architecture: 'x' },
+    }));
+    expect(() =>
+      parseManifest(buf({ mediaType: MediaType.ociIndex, manifests }), '', 'r/a@x', LIMITS),
+    ).toThrow(
+      expect.objectContaining({
+        code: 'INDEX_TOO_LARGE',
+        message: 'parse manifest of r/a@x: the index lists 4000 manifests, more than 256',
+      }),
+    );
+  });
+
+  it.each([['null'], ['[]'], ['"text"'], ['5']])('rejects the JSON value %s as not an object', (text) => {
+    expect(() => parseManifest(Buffer.from(text), '', 'x', LIMITS)).toThrow(
+      expect.objectContaining({ code: 'BAD_MANIFEST', message: 'parse manifest of x: not a JSON object' }),
+    );
+  });
+
+  it('quotes a hostile media type only up to a bound', () => {
+    const mediaType = 'x'.repeat(100_000);
+    let message = '';
+    try {
+      parseManifest(buf({ mediaType }), '', 'x', LIMITS);
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toContain('(100000 characters)');
+    expect(message.length).toBeLessThan(400);
+  });
+});
+
+describe('parseImageConfig limits', () => {
+  it('refuses an Entrypoint and Cmd larger than maxCommandBytes (they would be kept and put into pods)', () => {
+    const config = { Entrypoint: ['/app'], Cmd: ['x'.repeat(70_000)] };
+    expect(() => parseImageConfig(buf({ config }), 'r/a@x', LIMITS)).toThrow(
+      expect.objectContaining({ code: 'COMMAND_TOO_LARGE' }),
+    );
   });
 });

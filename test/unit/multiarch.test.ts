@@ -3,6 +3,7 @@ import { describe, expect, it } from '@jest/globals';
 import type { Resolution } from '../../src/images/resolver.js';
 import { PlatformMemo } from '../../src/mutation/multiarch.js';
 import { mutatePod } from '../../src/mutation/pod.js';
+import { MUTATION_LIMITS } from '../support/limits.js';
 import type { MetadataSource } from '../../src/mutation/pod.js';
 import type { Platform } from '../../src/reference/platform.js';
 import { ImageReference } from '../../src/reference/reference.js';
@@ -42,7 +43,7 @@ function source(arm: 'ok' | 'hang'): MetadataSource & { calls: string[] } {
 }
 
 const pod = { spec: { containers: [{ name: 'fn', image: 'r.io/fn:v1' }] } };
-const opts = { commandPrefix: [], defaultPlatform: PLATFORMS[0]! };
+const opts = { commandPrefix: [], defaultPlatform: PLATFORMS[0]!, limits: MUTATION_LIMITS };
 
 describe('the multi-arch check', () => {
   it('only warns, within its own budget, when another platform does not answer', async () => {

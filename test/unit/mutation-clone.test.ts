@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
+import { MUTATION_LIMITS } from '../support/limits.js';
 
 import { mutatePod } from '../../src/mutation/pod.js';
 import { RegistryPrefixes } from '../../src/reference/prefixes.js';
@@ -32,6 +33,7 @@ describe('mutatePod', () => {
     const result = await mutatePod(original, source, {
       commandPrefix: ['/w'],
       defaultPlatform: { os: 'linux', architecture: 'amd64' },
+      limits: MUTATION_LIMITS,
       pullSecret: { name: 'auth-secret', defaultRegistries: RegistryPrefixes.parse(['gcr.io/kpt-fn/']) },
     });
     expect(original).toEqual(snapshot);

@@ -5,7 +5,8 @@ import { MetadataCache } from '../../src/images/cache.js';
 import { ImageResolver } from '../../src/images/resolver.js';
 import { createLogger } from '../../src/logging.js';
 import { createMetrics } from '../../src/metrics.js';
-import { REGISTRY_TUNABLES } from '../../src/config/tunables.js';
+import type { CallContext } from '../../src/registry/index.js';
+import { REGISTRY_OPTIONS, RESOLVER_OPTIONS } from '../support/limits.js';
 import type { ImageReference } from '../../src/reference/reference.js';
 import { MediaType, sha256 } from '../../src/registry/index.js';
 import type { ManifestResult, RegistryClient } from '../../src/registry/index.js';
@@ -35,8 +36,11 @@ class FakeClient {
     return digest;
   }
 
-  async headManifest(_ref: ImageReference, id: string): Promise<{ digest: string }> {
+  contexts: CallContext[] = [];
+
+  async headManifest(_ref: ImageReference, id: string, ctx: CallContext): Promise<{ digest: string }> {
     this.calls.push(`HEAD ${id}`);
+    this.contexts.push(ctx);
     await this.gate;
     return { digest: this.lookup(id).digest };
   }
@@ -66,9 +70,10 @@ function setup(tagTtlMs = 60_000): { fake: FakeClient; resolver: ImageResolver; 
   const fake = new FakeClient();
   const resolver = new ImageResolver({
     client: fake as unknown as RegistryClient,
-    cache: new MetadataCache({ maxImages: 100, tagTtlMs }, () => clock.now),
-    options: { platform: { os: 'linux', architecture: 'amd64' }, deadlineMs: 5_000 },
-    registryOptions: REGISTRY_TUNABLES,
+    cache: new MetadataCache({ maxImages: 100, maxBytes: 1 << 20, tagTtlMs }, () => clock.now),
+    options: { ...RESOLVER_OPTIONS, deadlineMs: 5_000 },
+    registryOptions: REGISTRY_OPTIONS,
+    tagTtlMs,
     metrics: createMetrics(),
     log: createLogger({ level: 'silent' }),
   });
@@ -134,7 +139,7 @@ describe('ImageResolver caching', () => {
     expect(fake.calls).toEqual([`GET manifest ${digest}`, expect.stringMatching(/^GET blob sha256:/)]);
   });
 
-  it('serves the cached digest when revalidation hits a temporary registry failure, and asks again next time', async () => {
+  it('serves the cached digest as stale, with a warning, when revalidation hits a temporary failure', async () => {
     const { fake, resolver, clock } = setup(1_000);
     const digest = fake.image('v1', ['/fn']);
     await resolver.resolve('r.io/a:v1');
@@ -143,11 +148,34 @@ describe('ImageResolver caching', () => {
     fake.headManifest = async () => {
       throw new FnPinnerError('UNAVAILABLE', 'resolve x: HEAD: 503', { temporary: true, status: 503 });
     };
-    await expect(resolver.resolve('r.io/a:v1')).resolves.toMatchObject({ metadata: { digest } });
+    const stale = await resolver.resolve('r.io/a:v1');
+    expect(stale).toMatchObject({ metadata: { digest }, cache: 'stale' });
+    expect(stale.warning).toBe(
+      'image r.io/a:v1: pinned to the digest cached before; the tag could not be rechecked: UNAVAILABLE (resolve x: HEAD: 503)',
+    );
     fake.headManifest = head;
     fake.calls = [];
-    await resolver.resolve('r.io/a:v1');
+    // Backing off: no recheck for revalidateBackoffMs, the digest is served (still marked stale).
+    clock.now += RESOLVER_OPTIONS.revalidateBackoffMs - 1;
+    expect((await resolver.resolve('r.io/a:v1')).cache).toBe('stale');
+    expect(fake.calls).toEqual([]);
+    clock.now += 1;
+    expect((await resolver.resolve('r.io/a:v1')).cache).toBe('revalidated');
     expect(fake.calls).toEqual(['HEAD v1']);
+  });
+
+  it('gives the revalidation of a stale tag its own short budget, inside the resolution deadline', async () => {
+    const { fake, resolver, clock } = setup(1_000);
+    fake.image('v1', ['/fn']);
+    await resolver.resolve('r.io/a:v1');
+    clock.now += 1_000;
+    const before = Date.now();
+    await resolver.resolve('r.io/a:v1');
+    const ctx = fake.contexts[0]!;
+    // Set between `before` and now: at most the budget from whenever that was.
+    expect(ctx.deadline).toBeLessThanOrEqual(Date.now() + RESOLVER_OPTIONS.revalidateBudgetMs);
+    expect(ctx.deadline).toBeLessThan(before + RESOLVER_OPTIONS.deadlineMs);
+    expect(ctx.budget).toBeDefined();
   });
 
   it('fails revalidation that finds the tag gone', async () => {
@@ -215,5 +243,26 @@ describe('ImageResolver single flight', () => {
     const results = await Promise.allSettled([resolver.resolve('r.io/a:v9'), resolver.resolve('r.io/a:v9')]);
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
     expect(fake.calls).toEqual(['GET manifest v9']);
+  });
+
+  it("does not hand a joined caller the failure of the first caller's deadline: it tries itself", async () => {
+    const { fake, resolver } = setup();
+    fake.image('v1', ['/fn']);
+    let open!: () => void;
+    fake.gate = new Promise((r) => (open = r));
+    const get = fake.getManifest.bind(fake);
+    let first = true;
+    fake.getManifest = async (ref, id) => {
+      if (!first) return get(ref, id);
+      first = false;
+      fake.calls.push(`GET manifest ${id}`);
+      await fake.gate;
+      throw new FnPinnerError('TIMEOUT', 'resolve r.io/a:v1: GET m: deadline exceeded');
+    };
+    const leader = resolver.resolve('r.io/a:v1');
+    const joiner = resolver.resolve('r.io/a:v1');
+    open();
+    await expect(leader).rejects.toMatchObject({ code: 'TIMEOUT' });
+    await expect(joiner).resolves.toMatchObject({ metadata: { entrypoint: ['/fn'] } });
   });
 });

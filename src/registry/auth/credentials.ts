@@ -23,6 +23,8 @@ export interface Keychain {
    * 401/403 as the kubelet does (several pull secrets for one registry). Empty array = anonymous.
    */
   resolve(ref: ImageReference): Credential[];
+  /** Registry hosts the credentials are keyed by (exact keys, no globs): named in configuration, for metrics. */
+  registryHosts?(): string[];
 }
 
 export type CredentialKind = 'basic' | 'identity-token' | 'registry-token' | 'anonymous';

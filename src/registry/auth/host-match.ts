@@ -1,5 +1,6 @@
 import { FnPinnerError } from '../../errors.js';
-import { DOCKER_HUB, type ImageReference } from '../../reference/reference.js';
+import { normalizeRegistryHost, splitHostPort } from '../../reference/host.js';
+import type { ImageReference } from '../../reference/reference.js';
 
 /**
  * Docker config keys matched against images the way the kubelet matches pull-secret keys
@@ -26,24 +27,21 @@ export interface RegistryKey {
   readonly wildcard: boolean;
 }
 
-const DOCKER_HUB_ALIASES = new Set([DOCKER_HUB, 'index.docker.io', 'registry-1.docker.io']);
 const HOSTNAME_RE = /^(?:[a-z0-9*?_-]+(?:\.[a-z0-9*?_-]+)*|\[[0-9a-f:.]+(?:%[a-z0-9]+)?\])$/;
 const GLOB_RE = /[*?]/;
 
 /** Hides `user:pass@` should someone have written credentials into a key. */
 export function redactKey(raw: string): string {
-  return raw.replace(/^((?:[a-z][a-z0-9+.-]*:\/\/)?)[^/@]*@/i, '$1***@');
+  // Everything before the last '@' may be user info, whatever it holds ('/', spaces): over-redacting a
+  // key is harmless, printing a password is not.
+  const at = raw.lastIndexOf('@');
+  if (at < 0) return raw;
+  const scheme = /^\s*[a-z][a-z0-9+.-]*:\/\//i.exec(raw)?.[0].trimStart() ?? '';
+  return `${scheme}***${raw.slice(at)}`;
 }
 
 function badKey(raw: string, why: string): FnPinnerError {
   return new FnPinnerError('BAD_DOCKER_CONFIG', `registry key ${JSON.stringify(redactKey(raw))}: ${why}`);
-}
-
-function splitHostPort(host: string): { hostname: string; port: string } {
-  const colon = host.lastIndexOf(':');
-  // IPv6 literals carry colons inside brackets; only a colon after the closing bracket starts a port.
-  if (colon < 0 || colon < host.lastIndexOf(']')) return { hostname: host, port: '' };
-  return { hostname: host.slice(0, colon), port: host.slice(colon + 1) };
 }
 
 /** Drops a leading `v1`/`v2` segment (the API path docker login records), as the kubelet does. */
@@ -73,10 +71,11 @@ export function parseRegistryKey(raw: string): RegistryKey {
   const rawHost = (slash < 0 ? schemeless : schemeless.slice(0, slash)).toLowerCase();
   const { hostname, port } = splitHostPort(rawHost);
   checkHost(raw, hostname, port);
-  const canonicalHostname = port === '' && DOCKER_HUB_ALIASES.has(hostname) ? DOCKER_HUB : hostname;
+  const host = normalizeRegistryHost(rawHost);
+  const canonicalHostname = splitHostPort(host).hostname;
   return {
     original: redactKey(trimmed),
-    host: port === '' ? canonicalHostname : `${canonicalHostname}:${port}`,
+    host,
     hostname: canonicalHostname,
     port,
     path: slash < 0 ? '' : normalisePath(schemeless.slice(slash + 1)),

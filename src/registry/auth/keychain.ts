@@ -24,6 +24,12 @@ export class DockerConfigKeychain implements Keychain {
     const entries = this.sources.flatMap((s) => s.current?.entries ?? []);
     return dedupe(matchingEntries(entries, ref).map((e) => e.credential));
   }
+
+  /** Exact keys only: a glob could make any host a "configured" one for metrics. */
+  registryHosts(): string[] {
+    const entries = this.sources.flatMap((s) => s.current?.entries ?? []);
+    return entries.filter((e) => !e.key.wildcard).map((e) => e.key.host);
+  }
 }
 
 /**
@@ -43,5 +49,10 @@ export class RoutingKeychain implements Keychain {
     const { custom, fallback, defaultRegistries } = this.opts;
     if (custom === undefined || defaultRegistries.matches(ref)) return fallback.resolve(ref);
     return custom.resolve(ref);
+  }
+
+  registryHosts(): string[] {
+    const { custom, fallback } = this.opts;
+    return [...(custom?.registryHosts?.() ?? []), ...(fallback.registryHosts?.() ?? [])];
   }
 }

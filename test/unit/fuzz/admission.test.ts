@@ -10,6 +10,7 @@ import { FnPinnerError } from '../../../src/errors.js';
 import { createLogger } from '../../../src/logging.js';
 import { RegistryPrefixes } from '../../../src/reference/prefixes.js';
 import { checkProperty, fuzzTimeout } from '../../support/fuzz.js';
+import { MUTATION_LIMITS } from '../../support/limits.js';
 import { anyBody, corruptedReview, fuzzSource, wellTypedReview } from '../../support/fuzz-reviews.js';
 
 /**
@@ -56,6 +57,7 @@ function endpoint(s: Settings) {
       mutation: {
         commandPrefix: s.prefix,
         defaultPlatform: { os: 'linux', architecture: 'amd64' },
+        limits: MUTATION_LIMITS,
         ...(s.pullSecret === 'none'
           ? {}
           : {

@@ -109,20 +109,8 @@ function leaks(text: string, secrets: string[], outputs: string[]): string[] {
   } catch {
     keys = [];
   }
-  const exempt = (v: string): boolean =>
-    keys.some((k) => k.includes(v) && (!k.includes(`:${v}@`) || knownRedactKeyGap(k)));
+  const exempt = (v: string): boolean => keys.some((k) => k.includes(v) && !k.includes(`:${v}@`));
   return secrets.filter((v) => !exempt(v) && outputs.some((o) => o.includes(v)));
-}
-
-/**
- * KNOWN BUG in src/registry/auth/host-match.ts (redactKey), left to the registry redesign (issue 8) and
- * reported there: the user info of a key is redacted only when it starts the key, after an optional
- * scheme, and holds no '/'. A key with a leading space (" https://robot:PASS@host"), any other leading
- * character, or a '/' in the password ("https://robot:pa/ss@host") is named in the error whole. Drop this
- * exemption once redactKey redacts everything before the '@' of the host part.
- */
-function knownRedactKeyGap(key: string): boolean {
-  return !/^(?:[a-z][a-z0-9+.-]*:\/\/)?[^/@]*@/i.test(key);
 }
 
 function allKeys(v: unknown): string[] {

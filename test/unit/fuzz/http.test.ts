@@ -15,6 +15,7 @@ import { createMetrics } from '../../../src/metrics.js';
 import type { Metrics } from '../../../src/metrics.js';
 import { createApp } from '../../../src/server/app.js';
 import { anyText, checkProperty, fuzzTimeout } from '../../support/fuzz.js';
+import { MUTATION_LIMITS } from '../../support/limits.js';
 import { corruptedReview, fuzzSource, wellTypedReview } from '../../support/fuzz-reviews.js';
 import { closeServer } from '../../support/ports.js';
 
@@ -40,7 +41,11 @@ beforeAll(async () => {
       failurePolicy: 'Fail',
       excludedNamespaces: ['kube-system'],
       reviewDeadlineMs: 5_000,
-      mutation: { commandPrefix: [], defaultPlatform: { os: 'linux', architecture: 'amd64' } },
+      mutation: {
+        commandPrefix: [],
+        defaultPlatform: { os: 'linux', architecture: 'amd64' },
+        limits: MUTATION_LIMITS,
+      },
     },
   });
   const app = createApp({
