@@ -186,6 +186,16 @@ export const SETTINGS = [
     to: ['trust', 'caFile'],
   }),
   setting({
+    flag: '--cloud-credentials [bool]',
+    env: 'FN_PINNER_CLOUD_CREDENTIALS',
+    help: 'default keychain: Google ADC tokens for gcr.io / *-docker.pkg.dev, AWS ECR tokens for *.dkr.ecr.*.amazonaws.com',
+    default: 'true',
+    boolean: true,
+    commands: RESOLVING,
+    schema: s.bool,
+    to: ['auth', 'cloudCredentials'],
+  }),
+  setting({
     flag: '--enable-private-registries [bool]',
     env: 'FN_PINNER_ENABLE_PRIVATE_REGISTRIES',
     help: 'use the mounted Docker config for custom registries and attach the pull secret to their pods',
@@ -342,6 +352,16 @@ export const SETTINGS = [
     commands: ['serve'],
     schema: s.seconds(1),
     to: ['cluster', 'secretResyncMs'],
+  }),
+  setting({
+    flag: '--pod-pull-secrets [bool]',
+    env: 'FN_PINNER_POD_PULL_SECRETS',
+    help: "also try the pod's imagePullSecrets and its ServiceAccount's (needs get on secrets and serviceaccounts)",
+    default: 'false',
+    boolean: true,
+    commands: ['serve'],
+    schema: s.bool,
+    to: ['auth', 'podPullSecrets'],
   }),
   setting({
     flag: '--kubeconfig <file>',
