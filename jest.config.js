@@ -1,6 +1,8 @@
 // ESM project ("type": "module") + ts-jest in ESM mode; needs Node's --experimental-vm-modules (see package.json).
 const shared = {
   testEnvironment: 'node',
+  // Keeps cloud SDKs' metadata probes on loopback (test/support/cloud-env.ts).
+  setupFiles: ['<rootDir>/test/support/cloud-env.ts'],
   extensionsToTreatAsEsm: ['.ts'],
   // Sources use NodeNext "./x.js" specifiers; map them back to the .ts files.
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },

@@ -1,12 +1,15 @@
 import type { Config } from '../config/load.js';
 import { cacheOptions, registryOptions, resolverOptions } from '../config/options.js';
-import { FILE_POLL_MS } from '../config/tunables.js';
+import { CLOUD_TUNABLES, FILE_POLL_MS } from '../config/tunables.js';
 import { MetadataCache } from '../images/cache.js';
 import { ImageResolver } from '../images/resolver.js';
 import type { Logger } from '../logging.js';
 import type { Metrics } from '../metrics.js';
+import { CloudKeychain } from '../registry/auth/cloud-keychain.js';
 import { DockerConfigKeychain, RoutingKeychain } from '../registry/auth/keychain.js';
 import { RegistryClient, RegistryTransport } from '../registry/index.js';
+import { awsProvider } from '../sources/cloud/aws.js';
+import { googleProvider } from '../sources/cloud/google.js';
 import { DockerConfigSource } from '../sources/docker-config.js';
 
 /** The resolver and what it stands on, wired from configuration. Shared by every command that resolves. */
@@ -42,6 +45,9 @@ export function createResolverStack(config: Config, log: Logger, metrics: Metric
     defaultRegistries: config.auth.defaultRegistries,
     custom: sources.custom && new DockerConfigKeychain([sources.custom]),
     fallback: new DockerConfigKeychain(sources.defaults),
+    cloud: config.auth.cloudCredentials
+      ? new CloudKeychain([googleProvider(), awsProvider()], { ...CLOUD_TUNABLES, log })
+      : undefined,
   });
   const transport = new RegistryTransport(options, {
     metrics,

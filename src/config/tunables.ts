@@ -122,3 +122,30 @@ export const SERVING_CERT_TUNABLES = {
    */
   caSettleMs: 5 * 60_000,
 };
+
+export const CLOUD_TUNABLES = {
+  /**
+   * Longest one resolution waits for a cloud provider. Off its cloud, google-auth-library's metadata probe
+   * can take 3 s and the AWS chain's IMDS probe 1 s or more; a review must not stall that long each time.
+   * A fetch still running after this fills the cache for the next review.
+   */
+  waitMs: 2_000,
+  /** A provider that is not there (no metadata server, no credentials) is skipped this long. */
+  absentMemoryMs: 10 * 60_000,
+  /** A provider that answered with an error is retried after this long. */
+  failureBackoffMs: 30_000,
+  /** Tokens are refreshed this long before they expire (at most half their lifetime). */
+  refreshMarginMs: 5 * 60_000,
+};
+
+export const POD_SECRET_TUNABLES = {
+  /** One GET of a Secret or ServiceAccount; the review deadline bounds the whole too. */
+  apiTimeoutMs: 2_000,
+  /** A Secret or ServiceAccount read is reused this long: pods created together cost one read. */
+  cacheTtlMs: 10_000,
+  maxCached: 1_000,
+  /** imagePullSecrets names looked up per pod (pod and ServiceAccount together); the rest are ignored. */
+  maxSecretsPerPod: 16,
+  /** Repositories whose access by pod credentials is remembered (images/access.ts). */
+  maxLedgerEntries: 10_000,
+};

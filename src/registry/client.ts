@@ -6,7 +6,7 @@ import type { RegistryOptions } from './options.js';
 import type { ImageReference } from '../reference/reference.js';
 import { Authenticator } from './auth/authenticator.js';
 import type { CallContext } from './auth/context.js';
-import type { Keychain } from './auth/credentials.js';
+import type { Credential, Keychain } from './auth/credentials.js';
 import { MANIFEST_ACCEPT, parseManifest } from './manifest.js';
 import { own } from './strings.js';
 import type { Manifest } from './manifest.js';
@@ -32,6 +32,8 @@ export interface RegistryClientDeps {
   keychain: Keychain;
   options: RegistryOptions;
   log: Logger;
+  /** Which credential each repository's content was fetched with (the access ledger, --pod-pull-secrets). */
+  onAccepted?: (ref: ImageReference, credential: Credential | undefined) => void;
 }
 
 /**

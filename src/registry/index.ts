@@ -5,4 +5,5 @@ export { own } from './strings.js';
 export { MANIFEST_ACCEPT, MediaType, parseImageConfig, parseManifest } from './manifest.js';
 export type { ImageConfig, IndexChild, Manifest } from './manifest.js';
 export { AccessPolicy, BUILTIN_DENY, RegistryTransport, parseAccessPattern } from './transport/index.js';
-export type { Credential, Keychain } from './auth/credentials.js';
+export type { Credential, Keychain, KeychainLookup } from './auth/credentials.js';
+export { credentialId } from './auth/credentials.js';

@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 
 import { isFnPinnerError } from '../../src/errors.js';
-import type { Credential, Keychain } from '../../src/registry/auth/credentials.js';
+import type { CallContext } from '../../src/registry/auth/context.js';
+import type { Keychain, KeychainLookup } from '../../src/registry/auth/credentials.js';
 import { RoutingKeychain } from '../../src/registry/auth/keychain.js';
 import { RegistryPrefixes, normalizeImagePrefix } from '../../src/reference/prefixes.js';
 import { ImageReference } from '../../src/reference/reference.js';
@@ -14,11 +15,18 @@ const isDefaultRegistryImage = (r: ImageReference, prefixes: string[]): boolean 
 class NamedKeychain implements Keychain {
   readonly seen: string[] = [];
   constructor(readonly name: string) {}
-  resolve(r: ImageReference): Credential[] {
+  async lookup(r: ImageReference): Promise<KeychainLookup> {
     this.seen.push(r.original);
-    return [{ username: this.name, source: this.name }];
+    return { credentials: [{ username: this.name, source: this.name }], consulted: [this.name] };
   }
 }
+
+const ctx = (credentials?: Keychain): CallContext => ({
+  signal: new AbortController().signal,
+  deadline: Date.now() + 1000,
+  what: 'test',
+  credentials,
+});
 
 describe('normalizeImagePrefix', () => {
   it.each([
@@ -91,26 +99,43 @@ describe('RoutingKeychain', () => {
     });
     return { kc, custom };
   };
-  const userFor = (kc: Keychain, image: string): string | undefined => kc.resolve(ref(image))[0]?.username;
+  const userFor = async (kc: Keychain, image: string): Promise<string | undefined> =>
+    (await kc.lookup(ref(image), ctx())).credentials[0]?.username;
 
-  it('sends custom images to the custom keychain when there is one (private registries)', () => {
+  it('sends custom images to the custom keychain when there is one (private registries)', async () => {
     const { kc, custom } = setup(true);
-    expect(userFor(kc, 'registry.example.com/team/fn:v1')).toBe('custom');
+    expect(await userFor(kc, 'registry.example.com/team/fn:v1')).toBe('custom');
     expect(custom.seen).toEqual(['registry.example.com/team/fn:v1']);
   });
 
-  it('sends default-registry images to the fallback keychain even with private registries enabled', () => {
+  it('sends default-registry images to the fallback keychain even with private registries enabled', async () => {
     const { kc, custom } = setup(true);
-    expect(userFor(kc, 'ghcr.io/kptdev/krm-functions-catalog/set-namespace:v0.4')).toBe('fallback');
-    expect(userFor(kc, 'gcr.io/kpt-fn/set-namespace:v0.4')).toBe('fallback');
+    expect(await userFor(kc, 'ghcr.io/kptdev/krm-functions-catalog/set-namespace:v0.4')).toBe('fallback');
+    expect(await userFor(kc, 'gcr.io/kpt-fn/set-namespace:v0.4')).toBe('fallback');
     expect(custom.seen).toEqual([]);
   });
 
-  it('sends everything to the fallback keychain without a custom one (private registries disabled)', () => {
+  it('sends everything to the fallback keychain without a custom one (private registries disabled)', async () => {
     const { kc, custom } = setup(false);
-    expect(userFor(kc, 'registry.example.com/team/fn:v1')).toBe('fallback');
-    expect(userFor(kc, 'gcr.io/kpt-fn/set-namespace')).toBe('fallback');
+    expect(await userFor(kc, 'registry.example.com/team/fn:v1')).toBe('fallback');
+    expect(await userFor(kc, 'gcr.io/kpt-fn/set-namespace')).toBe('fallback');
     expect(custom.seen).toEqual([]);
+  });
+
+  it('tries the mounted config, then the pod, then cloud for custom images; the pod, then the default keychain for the rest', async () => {
+    const kc = new RoutingKeychain({
+      defaultRegistries: CATALOG,
+      custom: new NamedKeychain('custom'),
+      fallback: new NamedKeychain('docker-config'),
+      cloud: new NamedKeychain('cloud'),
+    });
+    const order = async (image: string): Promise<string[]> => {
+      const found = await kc.lookup(ref(image), ctx(new NamedKeychain('pod')));
+      expect(found.consulted).toEqual(found.credentials.map((c) => c.source));
+      return found.credentials.map((c) => c.source);
+    };
+    expect(await order('registry.example.com/team/fn:v1')).toEqual(['custom', 'pod', 'cloud']);
+    expect(await order('gcr.io/kpt-fn/set-namespace:v0.4')).toEqual(['pod', 'docker-config', 'cloud']);
   });
 });
 

@@ -10,6 +10,7 @@ import type { RegistryTransport } from '../transport/index.js';
 import type { HttpRequest, HttpResponse } from '../transport/types.js';
 import type { CallContext } from './context.js';
 import type { Credential, Keychain } from './credentials.js';
+import { describeAttempts } from './describe.js';
 import type { AuthScheme } from './ping.js';
 import { Pinger, challengeOf } from './ping.js';
 import { followRedirects } from './redirects.js';
@@ -31,6 +32,8 @@ export interface AuthenticatorDeps {
   keychain: Keychain;
   options: RegistryOptions;
   log: Logger;
+  /** Told which credential (undefined: anonymous) the registry accepted for a repository: the access ledger. */
+  onAccepted?: (ref: ImageReference, credential: Credential | undefined) => void;
 }
 
 const MAX_PREFERRED = 10_000;
@@ -59,15 +62,17 @@ export class Authenticator {
 
   /** Sends the call with the first credential the registry accepts; a 2xx response, or a typed error. */
   async send(ref: ImageReference, call: RegistryCall, ctx: CallContext): Promise<HttpResponse> {
-    const creds = this.credentials(ref);
+    const { creds, consulted } = await this.credentials(ref, ctx);
     const rejected: string[] = [];
     for (const [i, cred] of creds.entries()) {
       try {
         const res = await this.withCredential(ref, cred, call, ctx);
         if (cred) this.preferred.set(ref.name, cred.source);
+        this.deps.onAccepted?.(ref, cred);
         return res;
       } catch (err) {
-        if (!authFailure(err) || i === creds.length - 1) throw withRejected(err, rejected);
+        const last = i === creds.length - 1;
+        if (!authFailure(err) || last) throw describeAttempts(err, { rejected, cred, consulted });
         rejected.push(cred?.source ?? 'anonymous');
         this.deps.log.info(
           { image: ctx.what, credential: cred?.source },
@@ -78,11 +83,16 @@ export class Authenticator {
     throw new FnPinnerError('INTERNAL', `${ctx.what}: no credential to try`);
   }
 
-  private credentials(ref: ImageReference): (Credential | undefined)[] {
-    const creds = this.deps.keychain.resolve(ref);
-    if (creds.length === 0) return [undefined];
+  private async credentials(
+    ref: ImageReference,
+    ctx: CallContext,
+  ): Promise<{ creds: (Credential | undefined)[]; consulted: string[] }> {
+    const { credentials, consulted } = await this.deps.keychain.lookup(ref, ctx);
+    if (credentials.length === 0) return { creds: [undefined], consulted };
     const first = this.preferred.get(ref.name);
-    return first ? [...creds].sort((a, b) => Number(b.source === first) - Number(a.source === first)) : creds;
+    if (!first) return { creds: credentials, consulted };
+    const creds = [...credentials].sort((a, b) => Number(b.source === first) - Number(a.source === first));
+    return { creds, consulted };
   }
 
   private async withCredential(
@@ -160,13 +170,4 @@ export class Authenticator {
 
 function authFailure(err: unknown): boolean {
   return err instanceof FnPinnerError && (err.code === 'UNAUTHORIZED' || err.code === 'DENIED');
-}
-
-function withRejected(err: unknown, rejected: string[]): unknown {
-  if (!(err instanceof FnPinnerError) || rejected.length === 0) return err;
-  return new FnPinnerError(err.code, `${err.message} (also rejected: ${rejected.join(', ')})`, {
-    cause: err,
-    status: err.status,
-    temporary: err.temporary,
-  });
 }

@@ -1,6 +1,8 @@
+import { createHmac, randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 
 import type { ImageReference } from '../../reference/reference.js';
+import type { CallContext } from './context.js';
 
 /**
  * One set of registry credentials. Which fields are set decides how the transport authenticates:
@@ -14,15 +16,33 @@ export interface Credential {
   registryToken?: string;
   /** Where the credential came from, without secrets, e.g. `/etc/auth/config.json auths["ghcr.io"]`. */
   source: string;
+  /**
+   * Only the review that brought it may use it (a pod's own pull secret): what it fetched is not shared
+   * with other pods until they prove access themselves (images/access.ts).
+   */
+  podScoped?: boolean;
 }
 
-/** Finds the credentials to try for an image. */
-export interface Keychain {
+/** What a keychain found for an image. */
+export interface KeychainLookup {
   /**
    * Every credential that matches, most specific first, so callers can fall through to the next one on
-   * 401/403 as the kubelet does (several pull secrets for one registry). Empty array = anonymous.
+   * 401/403 as the kubelet does (several pull secrets for one registry). Empty = anonymous.
    */
-  resolve(ref: ImageReference): Credential[];
+  credentials: Credential[];
+  /**
+   * Every place looked in, without secrets (`Docker config /root/.docker/config.json: no match`), so that a
+   * denial can say which credentials there were to try.
+   */
+  consulted: string[];
+}
+
+/**
+ * Finds the credentials to try for an image. Asynchronous because some come from APIs (cloud tokens, a
+ * pod's pull secrets); only a registry round trip asks, never a cache hit.
+ */
+export interface Keychain {
+  lookup(ref: ImageReference, ctx: CallContext): Promise<KeychainLookup>;
   /** Registry hosts the credentials are keyed by (exact keys, no globs): named in configuration, for metrics. */
   registryHosts?(): string[];
 }
@@ -47,6 +67,7 @@ export function makeCredential(fields: Credential): Credential {
   if (fields.password !== undefined) credential.password = fields.password;
   if (fields.identityToken !== undefined) credential.identityToken = fields.identityToken;
   if (fields.registryToken !== undefined) credential.registryToken = fields.registryToken;
+  if (fields.podScoped) credential.podScoped = true;
   const redacted = (): Record<string, string> => redactedView(credential);
   Object.defineProperty(credential, 'toJSON', { value: redacted, enumerable: false });
   Object.defineProperty(credential, inspect.custom, { value: redacted, enumerable: false });
@@ -67,4 +88,31 @@ export function sameSecret(a: Credential, b: Credential): boolean {
     a.identityToken === b.identityToken &&
     a.registryToken === b.registryToken
   );
+}
+
+/** Per process, so an identity says nothing about the secret outside this process's memory. */
+const ID_KEY = randomBytes(32);
+const ids = new WeakMap<Credential, string>();
+
+/**
+ * A short identity of a credential's secret parts (an HMAC under a per-process key): equal for the same
+ * secret wherever it was found, different when a Secret's content changes under the same name. Keys the
+ * registry-token cache and the access ledger; it is never logged.
+ */
+export function credentialId(credential: Credential): string {
+  let id = ids.get(credential);
+  if (id === undefined) {
+    const parts = [
+      credential.username,
+      credential.password,
+      credential.identityToken,
+      credential.registryToken,
+    ];
+    id = createHmac('sha256', ID_KEY)
+      .update(JSON.stringify(parts.map((p) => p ?? null)))
+      .digest('base64url')
+      .slice(0, 22);
+    ids.set(credential, id);
+  }
+  return id;
 }

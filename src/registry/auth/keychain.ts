@@ -1,6 +1,7 @@
 import type { ImageReference } from '../../reference/reference.js';
 import type { RegistryPrefixes } from '../../reference/prefixes.js';
-import { sameSecret, type Credential, type Keychain } from './credentials.js';
+import type { CallContext } from './context.js';
+import { sameSecret, type Credential, type Keychain, type KeychainLookup } from './credentials.js';
 import type { DockerConfigEntry } from './docker-config.js';
 import { matchingEntries } from './host-match.js';
 
@@ -10,19 +11,35 @@ import { matchingEntries } from './host-match.js';
  */
 export interface EntrySource {
   readonly current: { readonly entries: readonly DockerConfigEntry[] } | undefined;
+  /** Named in denials (`Docker config FILE: no match`). */
+  readonly file?: string;
 }
 
 function dedupe(credentials: Credential[]): Credential[] {
   return credentials.filter((c, i) => credentials.findIndex((other) => sameSecret(c, other)) === i);
 }
 
+/** `n matches` / `no match`, for the places a denial lists. */
+export function matchCount(n: number): string {
+  return n === 0 ? 'no match' : `${n} match${n === 1 ? '' : 'es'}`;
+}
+
 /** Credentials from Docker config files, in the order given (highest priority first), as they are now. */
 export class DockerConfigKeychain implements Keychain {
   constructor(private readonly sources: readonly EntrySource[]) {}
 
+  /** The matches, synchronously: the files are already in memory. */
   resolve(ref: ImageReference): Credential[] {
     const entries = this.sources.flatMap((s) => s.current?.entries ?? []);
     return dedupe(matchingEntries(entries, ref).map((e) => e.credential));
+  }
+
+  lookup(ref: ImageReference): Promise<KeychainLookup> {
+    const consulted = this.sources.map((s) => {
+      const n = matchingEntries(s.current?.entries ?? [], ref).length;
+      return `Docker config ${s.file ?? '(unnamed)'}: ${s.current ? matchCount(n) : 'absent'}`;
+    });
+    return Promise.resolve({ credentials: this.resolve(ref), consulted });
   }
 
   /** Exact keys only: a glob could make any host a "configured" one for metrics. */
@@ -32,23 +49,45 @@ export class DockerConfigKeychain implements Keychain {
   }
 }
 
+/** Looks in every keychain at once and lists what they found in the order given, duplicates dropped. */
+export async function lookupAll(
+  keychains: readonly (Keychain | undefined)[],
+  ref: ImageReference,
+  ctx: CallContext,
+): Promise<KeychainLookup> {
+  const present = keychains.filter((k): k is Keychain => k !== undefined);
+  const found = await Promise.all(present.map((k) => k.lookup(ref, ctx)));
+  return {
+    credentials: dedupe(found.flatMap((f) => f.credentials)),
+    consulted: found.flatMap((f) => f.consulted),
+  };
+}
+
+export interface RoutingKeychainOptions {
+  defaultRegistries: RegistryPrefixes;
+  /** The mounted custom config (--enable-private-registries), for images outside the default registries. */
+  custom: Keychain | undefined;
+  /** The default keychain's Docker config files. */
+  fallback: Keychain;
+  /** The default keychain's cloud-provider credentials (--cloud-credentials). */
+  cloud?: Keychain;
+}
+
 /**
- * Default-registry images use `fallback` (the default keychain); other images use `custom` (the mounted
- * config) when there is one, else `fallback` too.
+ * The order credentials are tried in (README, "Registry authentication"):
+ *   - custom images with a mounted config: the mounted config, the pod's pull secrets, cloud credentials;
+ *   - every other image: the pod's pull secrets, the default keychain (Docker config files, then cloud).
+ * The pod's pull secrets come with each resolution (CallContext.credentials), for that review only.
  */
 export class RoutingKeychain implements Keychain {
-  constructor(
-    private readonly opts: {
-      defaultRegistries: RegistryPrefixes;
-      custom: Keychain | undefined;
-      fallback: Keychain;
-    },
-  ) {}
+  constructor(private readonly opts: RoutingKeychainOptions) {}
 
-  resolve(ref: ImageReference): Credential[] {
-    const { custom, fallback, defaultRegistries } = this.opts;
-    if (custom === undefined || defaultRegistries.matches(ref)) return fallback.resolve(ref);
-    return custom.resolve(ref);
+  lookup(ref: ImageReference, ctx: CallContext): Promise<KeychainLookup> {
+    const { custom, fallback, cloud, defaultRegistries } = this.opts;
+    if (custom === undefined || defaultRegistries.matches(ref)) {
+      return lookupAll([ctx.credentials, fallback, cloud], ref, ctx);
+    }
+    return lookupAll([custom, ctx.credentials, cloud], ref, ctx);
   }
 
   registryHosts(): string[] {

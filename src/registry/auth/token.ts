@@ -7,7 +7,7 @@ import { SingleFlight } from '../../util/singleflight.js';
 import type { RegistryTransport } from '../transport/index.js';
 import type { HttpRequest } from '../transport/types.js';
 import type { CallContext } from './context.js';
-import type { Credential } from './credentials.js';
+import { credentialId, type Credential } from './credentials.js';
 import type { BearerChallenge } from './ping.js';
 import { checkRealm } from './realm.js';
 
@@ -30,7 +30,10 @@ export interface TokenRequest {
 }
 
 function keyOf(t: TokenRequest): string {
-  return [t.challenge.realm, t.challenge.service ?? '', t.scope, t.cred?.source ?? 'anonymous'].join('|');
+  // By the secret, not its source's name: a rotated Secret (or a fresh cloud token) under the same name gets
+  // a token of its own, and two pods' Secrets never share a token unless they hold the same secret.
+  const who = t.cred ? credentialId(t.cred) : 'anonymous';
+  return [t.challenge.realm, t.challenge.service ?? '', t.scope, who].join('|');
 }
 
 /**
