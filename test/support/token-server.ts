@@ -32,6 +32,11 @@ export interface TokenServerOptions {
   responseFields?: 'both' | 'token' | 'access_token';
   /** Actions granted for one requested scope. Default: anonymous gets nothing, users get all they ask. */
   grant?: (user: string | null, scope: TokenScope) => string[];
+  /**
+   * Checks a Basic user and password that `users` does not list: how a registry that trusts another token
+   * issuer (a cloud's metadata server, ECR) is emulated. True accepts, false rejects.
+   */
+  check?: (user: string, password: string) => boolean;
 }
 
 export interface TokenRequestLog {
@@ -83,6 +88,7 @@ export async function startTokenServer(opts: TokenServerOptions = {}): Promise<T
     expiresIn: opts.expiresIn ?? 300,
     fields: opts.responseFields ?? 'both',
     grant: opts.grant ?? defaultGrant,
+    check: opts.check,
   };
   for (const [user, password] of Object.entries(state.users))
     knownCredential(user, password, 'token server user');
@@ -134,6 +140,7 @@ interface HandlerContext {
     expiresIn: number;
     fields: 'both' | 'token' | 'access_token';
     grant: (user: string | null, scope: TokenScope) => string[];
+    check: ((user: string, password: string) => boolean) | undefined;
   };
   issue: TokenServer['issue'];
   log: TokenRequestLog[];
@@ -165,7 +172,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: HandlerCon
   if (req.method === 'POST' && params.get('grant_type') !== 'password') {
     return reply(400, { error: 'unsupported_grant_type' });
   }
-  if (creds.user !== null && ctx.state.users[creds.user] !== creds.password) {
+  if (creds.user !== null && !accepted(ctx.state, creds.user, creds.password)) {
     return reply(401, { details: 'incorrect username or password' });
   }
   const access = parseScopes(scopes)
@@ -173,6 +180,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: HandlerCon
     .filter((s) => s.actions.length > 0);
   const token = ctx.issue({ user: creds.user, access, service: entry.service ?? '' });
   reply(200, tokenBody(token, ctx.state.expiresIn, ctx.state.fields));
+}
+
+function accepted(state: HandlerContext['state'], user: string, password: string): boolean {
+  if (user in state.users) return state.users[user] === password;
+  return state.check?.(user, password) ?? false;
 }
 
 function tokenBody(token: string, expiresIn: number, fields: string): Record<string, unknown> {
