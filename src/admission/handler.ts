@@ -9,6 +9,8 @@ import type { MetadataSource, MutationOptions, MutationResult } from '../mutatio
 import type { Pod } from '../mutation/types.js';
 import { CONTAINER_LISTS, OPT_OUT_ANNOTATION } from '../mutation/types.js';
 import { diff, encodePatch } from './patch.js';
+import { podIdentity, withPodCredentials } from './pod-credentials.js';
+import type { PodCredentials } from './pod-credentials.js';
 import type { AdmissionRequest, AdmissionResponse } from './types.js';
 import { Reason } from './types.js';
 
@@ -32,6 +34,8 @@ export interface AdmissionDeps {
   options: AdmissionOptions;
   log: Logger;
   pullSecret?: PullSecretGate;
+  /** --pod-pull-secrets: the pod's own pull secrets, tried for its review only. */
+  podCredentials?: PodCredentials;
   /** Platform comparisons of multi-arch images, kept across reviews. */
   platformMemo?: PlatformMemo;
   /** Called once per review with its reason (and, for Denied and ErrorIgnored, the error's code), for metrics. */
@@ -125,13 +129,15 @@ async function mutate(
   source: MetadataSource,
 ): Promise<MutationResult> {
   const pod = request.object as Pod;
-  const result = await mutatePod(pod, source, deps.options.mutation, deps.platformMemo);
+  const namespace = request.namespace ?? pod.metadata?.namespace ?? 'default';
+  // Reading the pod's pull secrets is allowed on a dry run: it writes nothing.
+  const scoped = deps.podCredentials
+    ? withPodCredentials(source, deps.podCredentials.keychainFor(podIdentity(namespace, pod)))
+    : source;
+  const result = await mutatePod(pod, scoped, deps.options.mutation, deps.platformMemo);
   // 'present' too: a pod that already lists the Secret still needs it to exist.
   if (result.pullSecret !== 'not-needed' && deps.pullSecret) {
-    await deps.pullSecret.ensure({
-      dryRun: request.dryRun === true,
-      namespace: request.namespace ?? pod.metadata?.namespace ?? 'default',
-    });
+    await deps.pullSecret.ensure({ dryRun: request.dryRun === true, namespace });
   }
   return result;
 }

@@ -1,9 +1,14 @@
 import type { Config } from '../config/load.js';
-import { PULL_SECRET_TUNABLES } from '../config/tunables.js';
+import { POD_SECRET_TUNABLES, PULL_SECRET_TUNABLES } from '../config/tunables.js';
 import type { Logger } from '../logging.js';
 import type { Metrics } from '../metrics.js';
-import { createSecretApi, createWebhookConfigApi, loadKubeConfig } from '../kube/client.js';
-import type { PodApi, SecretApi, WebhookConfigApi } from '../kube/client.js';
+import {
+  createPullSecretReader,
+  createSecretApi,
+  createWebhookConfigApi,
+  loadKubeConfig,
+} from '../kube/client.js';
+import type { PodApi, PullSecretReader, SecretApi, WebhookConfigApi } from '../kube/client.js';
 import { PullSecretSync } from '../secrets/sync.js';
 import type { PullSecretSource } from '../secrets/sync.js';
 import { createCaPublisher } from './ca-bundle.js';
@@ -28,6 +33,20 @@ export interface ClusterApis {
   webhooks: WebhookConfigApi;
   /** For the drift gauge (--drift-interval); made from the kubeconfig when absent. */
   pods?: PodApi;
+  /** For --pod-pull-secrets; made from the kubeconfig when absent. */
+  pullSecrets?: PullSecretReader;
+}
+
+/** --pod-pull-secrets: made at start, so that a broken kubeconfig fails start-up, not every review. */
+export function podSecretReader(config: Config, apis: ClusterApis | undefined): PullSecretReader | undefined {
+  if (!config.auth.podPullSecrets) return undefined;
+  if (apis?.pullSecrets) return apis.pullSecrets;
+  const kc = loadKubeConfig({
+    kubeconfig: config.cluster.kubeconfig,
+    inCluster: config.inputs.inCluster,
+    purpose: '--pod-pull-secrets reads Secrets and ServiceAccounts',
+  });
+  return createPullSecretReader(kc, { timeoutMs: POD_SECRET_TUNABLES.apiTimeoutMs });
 }
 
 function apis(config: Config): ClusterApis {

@@ -1,6 +1,7 @@
 import type { Config } from '../config/load.js';
 import { cacheOptions, registryOptions, resolverOptions } from '../config/options.js';
-import { CLOUD_TUNABLES, FILE_POLL_MS } from '../config/tunables.js';
+import { CLOUD_TUNABLES, FILE_POLL_MS, POD_SECRET_TUNABLES } from '../config/tunables.js';
+import { AccessLedger } from '../images/access.js';
 import { MetadataCache } from '../images/cache.js';
 import { ImageResolver } from '../images/resolver.js';
 import type { Logger } from '../logging.js';
@@ -54,7 +55,17 @@ export function createResolverStack(config: Config, log: Logger, metrics: Metric
     log,
     configuredHosts: () => keychain.registryHosts(),
   });
-  const client = new RegistryClient({ transport, keychain, options, log });
+  // Only pods' own pull secrets make content private to some reviews; without them, nothing to track.
+  const access = config.auth.podPullSecrets
+    ? new AccessLedger(POD_SECRET_TUNABLES.maxLedgerEntries)
+    : undefined;
+  const client = new RegistryClient({
+    transport,
+    keychain,
+    options,
+    log,
+    ...(access ? { onAccepted: (ref, cred) => access.record(ref, cred) } : {}),
+  });
   const cache = new MetadataCache(cacheOptions(config));
   const resolver = new ImageResolver({
     client,
@@ -64,6 +75,7 @@ export function createResolverStack(config: Config, log: Logger, metrics: Metric
     tagTtlMs: config.cache.tagTtlMs,
     metrics,
     log,
+    ...(access ? { access } : {}),
   });
   const all = [...sources.defaults, ...(sources.custom ? [sources.custom] : [])];
   return {

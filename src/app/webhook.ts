@@ -3,16 +3,17 @@ import { collectDefaultMetrics } from 'prom-client';
 import { createAdmissionEndpoint } from '../admission/endpoint.js';
 import type { Config } from '../config/load.js';
 import { admissionOptions } from '../config/options.js';
-import { HTTPS_TUNABLES, SHUTDOWN_TUNABLES } from '../config/tunables.js';
+import { HTTPS_TUNABLES, POD_SECRET_TUNABLES, SHUTDOWN_TUNABLES } from '../config/tunables.js';
 import type { PodApi } from '../kube/client.js';
 import type { Logger } from '../logging.js';
 import { createMetrics } from '../metrics.js';
 import type { Metrics } from '../metrics.js';
 import { createApp } from '../server/app.js';
+import { PodPullSecrets } from '../sources/pod-pull-secrets.js';
 import { startHttpsServer } from '../server/https.js';
 import { clusterPodApi } from './audit.js';
 import { createServingCerts } from './cert-sources.js';
-import { startClusterSide } from './cluster.js';
+import { podSecretReader, startClusterSide } from './cluster.js';
 import type { ClusterApis } from './cluster.js';
 import { startDriftCheck } from './drift.js';
 import type { DriftCheck } from './drift.js';
@@ -51,6 +52,7 @@ export async function startWebhook(
   const metrics = createMetrics();
   collectDefaultMetrics({ register: metrics.registry });
   const pods = await driftPods(config, overrides.apis);
+  const pullSecretReader = podSecretReader(config, overrides.apis);
   const stack = createResolverStack(config, log, metrics);
   stack.watch();
   const cluster = startClusterSide(config, { log, metrics, source: stack.customConfig, ...overrides });
@@ -76,6 +78,15 @@ export async function startWebhook(
       if (code !== undefined) metrics.admissionErrors.inc({ reason, code });
     },
     ...(cluster.sync ? { pullSecret: cluster.sync } : {}),
+    ...(pullSecretReader
+      ? {
+          podCredentials: new PodPullSecrets({
+            ...POD_SECRET_TUNABLES,
+            api: pullSecretReader,
+            log: log.child({ component: 'pod-pull-secrets' }),
+          }),
+        }
+      : {}),
   });
   // Ready once the certificate is served and its CA is in the caBundle (when we publish it), and with
   // private registries once the first pull-secret sync has succeeded, and with --warm-images once the

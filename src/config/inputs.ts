@@ -153,6 +153,15 @@ function checkDrift(values: SettingValues, inCluster: boolean, problems: Problem
   );
 }
 
+/** The pod's pull secrets are read through the API: the same need. */
+function checkPodPullSecrets(values: SettingValues, inCluster: boolean, problems: Problems): void {
+  if (!values.auth.podPullSecrets || values.cluster.kubeconfig !== undefined || inCluster) return;
+  problems.add(
+    settingAt('podPullSecrets'),
+    'reads Secrets and ServiceAccounts through the Kubernetes API: give --kubeconfig (or KUBECONFIG), or run in a cluster',
+  );
+}
+
 /**
  * Checks the files the settings name, and the settings that depend on each other. A value that was itself
  * invalid is undefined here (it was reported already), so every check tolerates that.
@@ -167,6 +176,7 @@ export function checkInputs(
   if (command === 'mutate' || command === 'serve') checkDeadlines(values, problems);
   if (command === 'serve') {
     checkDrift(values, inCluster, problems);
+    checkPodPullSecrets(values, inCluster, problems);
     checkSharedTls(values, problems);
   }
   return {

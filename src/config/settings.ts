@@ -188,7 +188,7 @@ export const SETTINGS = [
   setting({
     flag: '--cloud-credentials [bool]',
     env: 'FN_PINNER_CLOUD_CREDENTIALS',
-    help: 'default keychain: Google ADC tokens for gcr.io / *-docker.pkg.dev, AWS ECR tokens for *.dkr.ecr.*.amazonaws.com',
+    help: 'default keychain: Google ADC tokens for gcr.io and Artifact Registry, AWS tokens for ECR registries',
     default: 'true',
     boolean: true,
     commands: RESOLVING,

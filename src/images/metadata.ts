@@ -1,7 +1,7 @@
 import type { Platform } from '../reference/platform.js';
 import { platformMatches } from '../reference/platform.js';
 import type { ImageReference } from '../reference/reference.js';
-import type { CallContext, ImageConfig, IndexChild, ManifestResult } from '../registry/index.js';
+import type { CallContext, ImageConfig, IndexChild, Keychain, ManifestResult } from '../registry/index.js';
 import type { RequestBudget } from '../util/budget.js';
 import type { ImageMetadata, Resolution } from './types.js';
 
@@ -49,13 +49,19 @@ export function relabel(result: Resolution, ref: ImageReference): Resolution {
 }
 
 /** The deadline's AbortSignal (a timer) is only created when a registry call actually needs it. */
-export function lazyContext(what: string, deadlineMs: number, budget: RequestBudget): CallContext {
+export function lazyContext(
+  what: string,
+  deadlineMs: number,
+  budget: RequestBudget,
+  credentials?: Keychain,
+): CallContext {
   const deadline = Date.now() + deadlineMs;
   let signal: AbortSignal | undefined;
   return {
     what,
     deadline,
     budget,
+    ...(credentials ? { credentials } : {}),
     get signal(): AbortSignal {
       signal ??= AbortSignal.timeout(Math.max(1, deadline - Date.now()));
       return signal;

@@ -6,10 +6,12 @@ import type { RegistryOptions } from '../registry/options.js';
 import type { ResolverOptions } from './options.js';
 import { formatPlatform } from '../reference/platform.js';
 import { ImageReference } from '../reference/reference.js';
-import type { ManifestResult, RegistryClient } from '../registry/index.js';
+import { credentialId } from '../registry/index.js';
+import type { CallContext, ManifestResult, RegistryClient } from '../registry/index.js';
 import { RequestBudget } from '../util/budget.js';
 import { SingleFlight } from '../util/singleflight.js';
 import { listSome, truncate } from '../util/text.js';
+import type { AccessLedger } from './access.js';
 import type { MetadataCache, TagState } from './cache.js';
 import { Fetcher } from './fetch.js';
 import type { Work } from './fetch.js';
@@ -28,6 +30,8 @@ export interface ImageResolverDeps {
   tagTtlMs?: number;
   metrics: Metrics;
   log: Logger;
+  /** With --pod-pull-secrets: which credentials fetched each repository's content. */
+  access?: AccessLedger;
 }
 
 interface Top {
@@ -59,30 +63,58 @@ export class ImageResolver {
     const ref = typeof image === 'string' ? ImageReference.parse(image) : image;
     const platform = opts.platform ?? this.deps.options.platform;
     const hit = this.fromCache(ref, platform);
-    if (hit) {
+    if (hit && this.openToAll(ref)) {
       this.observe(started, hit.cache, 'ok');
       return hit;
     }
     const budget = opts.budget ?? new RequestBudget(this.deps.options.maxRequestsPerReview);
-    const ctx = lazyContext(`resolve ${ref.original}`, this.deps.options.deadlineMs, budget);
-    const joinsBefore = this.flights.joins;
+    const ctx = lazyContext(
+      `resolve ${ref.original}`,
+      this.deps.options.deadlineMs,
+      budget,
+      opts.credentials,
+    );
     try {
-      const key = `${ref.canonical}|${formatPlatform(platform)}`;
-      const flight = this.flights.join(
-        key,
-        () => this.resolveOnce({ ref, ctx, fetched: false }, platform),
-        ctx,
-      );
-      // join() counts a join synchronously, before its first await.
-      if (this.flights.joins > joinsBefore) this.deps.metrics.singleFlightJoins.inc();
-      const result = await flight;
+      const result = hit ?? (await this.fly(ref, ctx, platform));
+      await this.proveAccess(ref, result, ctx);
       this.observe(started, result.cache, 'ok');
-      return relabel(result, ref);
+      return result;
     } catch (err) {
       const e = toFnPinnerError(err, `resolve ${ref.original}`);
       this.observe(started, 'miss', e.code);
       throw e;
     }
+  }
+
+  private async fly(ref: ImageReference, ctx: CallContext, platform: Platform): Promise<Resolution> {
+    const joinsBefore = this.flights.joins;
+    const key = `${ref.canonical}|${formatPlatform(platform)}`;
+    const flight = this.flights.join(
+      key,
+      () => this.resolveOnce({ ref, ctx, fetched: false }, platform),
+      ctx,
+    );
+    // join() counts a join synchronously, before its first await.
+    if (this.flights.joins > joinsBefore) this.deps.metrics.singleFlightJoins.inc();
+    return relabel(await flight, ref);
+  }
+
+  /** Without pod credentials in play (no ledger), or for a repository every pod can read: nothing to prove. */
+  private openToAll(ref: ImageReference): boolean {
+    return this.deps.access === undefined || this.deps.access.isShared(ref);
+  }
+
+  /**
+   * An answer fetched with some pod's own pull secret is used for this review only when one of this review's
+   * own credentials fetched it too, or after one HEAD of the manifest with this review's keychain succeeds
+   * (which the ledger then records). A review without access fails here as the registry refused it.
+   */
+  private async proveAccess(ref: ImageReference, result: Resolution, ctx: CallContext): Promise<void> {
+    const { access, client } = this.deps;
+    if (!access || access.isShared(ref)) return;
+    const own = ctx.credentials ? (await ctx.credentials.lookup(ref, ctx)).credentials : [];
+    if (access.allows(ref, own.map(credentialId))) return;
+    await client.headManifest(ref, result.metadata.digest, ctx);
   }
 
   private observe(started: number, cache: CacheOutcome, outcome: string): void {

@@ -1,4 +1,5 @@
 import type { Platform } from '../reference/platform.js';
+import type { Keychain } from '../registry/index.js';
 import type { RequestBudget } from '../util/budget.js';
 
 export interface ImageMetadata {
@@ -36,4 +37,10 @@ export interface ResolveOptions {
   platform?: Platform;
   /** The review's registry request budget; a fresh one per call when absent. */
   budget?: RequestBudget;
+  /**
+   * The review's own credentials (the pod's pull secrets), tried between the custom config and the
+   * default keychain; with them, an answer cached from another pod's credentials is used only after
+   * this review proves access (images/access.ts).
+   */
+  credentials?: Keychain;
 }

@@ -3,52 +3,22 @@ import * as k8s from '@kubernetes/client-node';
 import { FnPinnerError } from '../errors.js';
 import { raceTimeout } from '../util/timeout.js';
 import { mergeCaBundle } from '../tls/ca-bundle.js';
+import type {
+  PodApi,
+  PodJson,
+  PullSecretReader,
+  SecretApi,
+  SecretObject,
+  WebhookConfigApi,
+} from './types.js';
+
+export type * from './types.js';
 
 /**
  * The only module that talks to the Kubernetes API (and imports @kubernetes/client-node). Reads are plain
- * GETs: no informer, so no list/watch RBAC, and nothing that blocks waiting for a cache to sync.
+ * GETs: no informer, so no list/watch RBAC, and nothing that blocks waiting for a cache to sync. The data
+ * types it hands out are in types.ts.
  */
-export interface SecretObject {
-  metadata: {
-    name: string;
-    namespace: string;
-    uid?: string;
-    resourceVersion?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    [field: string]: unknown;
-  };
-  type?: string;
-  data?: Record<string, string>;
-}
-
-export interface SecretApi {
-  /** undefined when the Secret does not exist. */
-  read(namespace: string, name: string): Promise<SecretObject | undefined>;
-  /** Throws KUBE_API with reason AlreadyExists when another writer got there first. */
-  create(secret: SecretObject): Promise<SecretObject>;
-  /** Optimistic update: metadata.resourceVersion must be the one read; throws reason Conflict otherwise. */
-  replace(secret: SecretObject): Promise<SecretObject>;
-  /**
-   * Deletes the Secret only if it is still the object that was read: a changed or recreated Secret gives
-   * reason Conflict (409) and a missing one NotFound (404), so a decision taken on a read never hits
-   * something else.
-   */
-  delete(namespace: string, name: string, preconditions: DeletePreconditions): Promise<void>;
-}
-
-export interface DeletePreconditions {
-  uid: string;
-  resourceVersion: string;
-}
-
-export interface WebhookConfigApi {
-  /**
-   * Adds a CA (base64 PEM, as caBundle holds it) to every webhook of a MutatingWebhookConfiguration;
-   * returns false when every bundle already had it.
-   */
-  setCaBundle(name: string, caBundle: string): Promise<boolean>;
-}
 
 export class KubeApiError extends FnPinnerError {
   constructor(
@@ -242,12 +212,39 @@ export function createWebhookConfigApi(kc: k8s.KubeConfig, opts: KubeCallOptions
   };
 }
 
-/** A pod as the API serves it (wire JSON). Its readers check every field they use. */
-export type PodJson = Record<string, unknown>;
+async function orUndefined<T>(read: Promise<T>): Promise<T | undefined> {
+  try {
+    return await read;
+  } catch (err) {
+    if (err instanceof KubeApiError && err.status === 404) return undefined;
+    throw err;
+  }
+}
 
-export interface PodApi {
-  /** The pods of one namespace, or of every namespace when none is given; follows pagination. */
-  list(opts: { namespace?: string; labelSelector?: string }): Promise<PodJson[]>;
+export function createPullSecretReader(kc: k8s.KubeConfig, opts: KubeCallOptions = {}): PullSecretReader {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const ms = opts.timeoutMs ?? API_TIMEOUT_MS;
+  return {
+    readSecret: async (namespace, name) => {
+      const read = call(`get secret ${namespace}/${name}`, ms, (o) =>
+        core.readNamespacedSecret({ namespace, name }, o),
+      );
+      const secret = await orUndefined(read);
+      return secret && toSecret(secret);
+    },
+    readServiceAccount: async (namespace, name) => {
+      const read = call(`get serviceaccount ${namespace}/${name}`, ms, (o) =>
+        core.readNamespacedServiceAccount({ namespace, name }, o),
+      );
+      const sa = await orUndefined(read);
+      if (!sa) return undefined;
+      const { resourceVersion } = sa.metadata ?? {};
+      return {
+        metadata: { name, namespace, ...(resourceVersion ? { resourceVersion } : {}) },
+        imagePullSecrets: (sa.imagePullSecrets ?? []).flatMap((r) => (r.name ? [r.name] : [])),
+      };
+    },
+  };
 }
 
 /**

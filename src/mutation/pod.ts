@@ -1,5 +1,5 @@
 import { FnPinnerError, toFnPinnerError } from '../errors.js';
-import type { CacheOutcome, Resolution } from '../images/resolver.js';
+import type { CacheOutcome, Resolution, ResolveOptions } from '../images/resolver.js';
 import type { Platform } from '../reference/platform.js';
 import type { RegistryPrefixes } from '../reference/prefixes.js';
 import { ImageReference } from '../reference/reference.js';
@@ -16,10 +16,7 @@ import { CONTAINER_LISTS } from './types.js';
 
 /** Anything that resolves images: the cached ImageResolver in production, a fake in unit tests. */
 export interface MetadataSource {
-  resolve(
-    image: string | ImageReference,
-    opts?: { platform?: Platform; budget?: RequestBudget },
-  ): Promise<Resolution>;
+  resolve(image: string | ImageReference, opts?: ResolveOptions): Promise<Resolution>;
 }
 
 export interface MutationOptions {

@@ -1,8 +1,14 @@
 import { FnPinnerError } from '../errors.js';
 
-/** Failures that belong to the caller who started a flight (its deadline, its budget), not to the work. */
+/**
+ * Failures that belong to the caller who started a flight, not to the work: its deadline, its budget, and
+ * its credentials (with --pod-pull-secrets each review brings its own, so a joiner may succeed where the
+ * leader was refused).
+ */
+const LEADER_SPECIFIC = new Set(['TIMEOUT', 'REQUEST_BUDGET_EXCEEDED', 'UNAUTHORIZED', 'DENIED']);
+
 function leaderSpecific(err: unknown): boolean {
-  return err instanceof FnPinnerError && (err.code === 'TIMEOUT' || err.code === 'REQUEST_BUDGET_EXCEEDED');
+  return err instanceof FnPinnerError && LEADER_SPECIFIC.has(err.code);
 }
 
 function untilAborted(signal: AbortSignal, what: string): Promise<never> {
