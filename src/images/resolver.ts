@@ -76,7 +76,7 @@ export class ImageResolver {
     );
     try {
       const result = hit ?? (await this.fly(ref, ctx, platform));
-      await this.proveAccess(ref, result, ctx);
+      await this.proveAccess(ref, ctx);
       this.observe(started, result.cache, 'ok');
       return result;
     } catch (err) {
@@ -109,12 +109,13 @@ export class ImageResolver {
    * own credentials fetched it too, or after one HEAD of the manifest with this review's keychain succeeds
    * (which the ledger then records). A review without access fails here as the registry refused it.
    */
-  private async proveAccess(ref: ImageReference, result: Resolution, ctx: CallContext): Promise<void> {
+  private async proveAccess(ref: ImageReference, ctx: CallContext): Promise<void> {
     const { access, client } = this.deps;
     if (!access || access.isShared(ref)) return;
     const own = ctx.credentials ? (await ctx.credentials.lookup(ref, ctx)).credentials : [];
     if (access.allows(ref, own.map(credentialId))) return;
-    await client.headManifest(ref, result.metadata.digest, ctx);
+    // As written (the tag, usually): a denial must not tell this pod the digest it could not read.
+    await client.headManifest(ref, ref.identifier, ctx);
   }
 
   private observe(started: number, cache: CacheOutcome, outcome: string): void {
