@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile, spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 import { Agent, request } from 'undici';
 
@@ -40,6 +40,24 @@ function exec(
 const cli = (args: string[]): ReturnType<typeof exec> =>
   exec(process.execPath, ['bin/fn-pinner.js', ...args]);
 
+/** The files a chunk imports statically (`import … from "./x.js"`), transitively: what loading it loads. */
+function staticClosure(dir: string, entry: string): Set<string> {
+  const seen = new Set([entry]);
+  const todo = [entry];
+  while (todo.length > 0) {
+    const file = todo.pop()!;
+    const text = readFileSync(join(dir, file), 'utf8');
+    for (const m of text.matchAll(/(?:import|export)\s*(?:[^'"()]*?from\s*)?["'](\.[^"']+)["']/g)) {
+      const dep = join(dirname(file), m[1]!);
+      if (!seen.has(dep)) {
+        seen.add(dep);
+        todo.push(dep);
+      }
+    }
+  }
+  return seen;
+}
+
 function sizeOf(dir: string): number {
   return readdirSync(dir, { recursive: true, withFileTypes: true })
     .filter((f) => f.isFile())
@@ -73,6 +91,24 @@ describe('the bundled CLI (what the image runs)', () => {
     expect(files).toContain('main.js');
     expect(files.some((f) => /^chunks\/serve-.*\.js$/.test(f))).toBe(true);
     expect(sizeOf(app)).toBeLessThan(APP_LAYER_LIMIT);
+  });
+
+  it('keeps the cloud SDKs in chunks that only an image from their hosts loads', () => {
+    const dir = join(app, 'dist', 'cli');
+    const files = readdirSync(dir, { recursive: true })
+      .map(String)
+      .filter((f) => f.endsWith('.js'));
+    // Strings only the SDKs hold: the ECR JSON protocol's target prefix, gcp-metadata's host name.
+    const markers = ['AmazonEC2ContainerRegistry_V20150921', 'metadata.google.internal'];
+    const holds = (f: string, marker: string): boolean => readFileSync(join(dir, f), 'utf8').includes(marker);
+    for (const marker of markers) expect(files.filter((f) => holds(f, marker)).length).toBeGreaterThan(0);
+    const entries = files.filter((f) => f === 'main.js' || /^chunks\/(serve|resolve|mutate|audit)-/.test(f));
+    expect(entries).toHaveLength(5);
+    for (const entry of entries) {
+      const loaded = [...staticClosure(dir, entry)];
+      for (const marker of markers)
+        expect([entry, loaded.filter((f) => holds(f, marker))]).toEqual([entry, []]);
+    }
   });
 
   it('prints its version from package.json', async () => {
