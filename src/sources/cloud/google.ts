@@ -5,6 +5,7 @@ import { makeCredential } from '../../registry/auth/credentials.js';
 
 const NAME = 'Google Application Default Credentials';
 const SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
+const PROJECT_UNUSED = 'fn-pinner-project-not-needed';
 /** google-auth-library's message when no source of credentials exists (env file, gcloud, metadata server). */
 const NO_ADC = /Could not load the default credentials/;
 /** When a client reports no expiry (it always does for access tokens): refresh well within any real one. */
@@ -33,7 +34,9 @@ export function googleProvider(): TokenProvider {
         // gcp-metadata remembers "no metadata server" for the process; a new probe must really probe (the
         // GKE metadata server can be slow to answer in a pod's first seconds).
         lib.gcpMetadata.resetIsAvailableCache();
-        auth = new lib.GoogleAuth({ scopes: [SCOPE] });
+        // A token does not depend on the project; without one, the library looks for it first, spawning
+        // `gcloud config config-helper` through a shell (half a second, and a process in the container).
+        auth = new lib.GoogleAuth({ scopes: [SCOPE], projectId: PROJECT_UNUSED });
       }
       const current = auth;
       let client;
