@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-import { knownCredential, knownSecret } from './leak-scan.js';
+import { knownCredential } from './leak-scan.js';
 import { closeServer } from './ports.js';
 
 /**
@@ -86,7 +86,9 @@ export async function startMetadataServer(opts: { lifetimeS?: number } = {}): Pr
     if (path === '/computeMetadata/v1/instance' || path === '/computeMetadata/v1/instance/')
       return send(200, 'application/text', 'attributes/\nservice-accounts/\n');
     if (path !== TOKEN_PATH) return send(404, 'text/plain', 'not found');
-    const token = knownSecret(`ya29.emulated-${randomBytes(24).toString('hex')}`, 'metadata access token');
+    const token = `ya29.emulated-${randomBytes(24).toString('hex')}`;
+    // In every form it travels in: alone, and as the Basic `oauth2accesstoken:<token>` fn-pinner sends.
+    knownCredential('oauth2accesstoken', token, 'metadata access token');
     issued.set(token, { expiresAt: Date.now() + state.lifetimeS * 1000 });
     tokens.push(token);
     send(
