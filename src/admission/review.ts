@@ -1,34 +1,38 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 
 import { FnPinnerError } from '../errors.js';
+import '../util/zod.js';
 import type { AdmissionRequest, AdmissionResponse, AdmissionReview } from './types.js';
 
 const SUPPORTED_VERSIONS = ['admission.k8s.io/v1', 'admission.k8s.io/v1beta1'];
 
 const reviewSchema = z.object({
-  apiVersion: z.string().refine((v) => SUPPORTED_VERSIONS.includes(v), {
-    message: `must be one of ${SUPPORTED_VERSIONS.join(', ')}`,
-  }),
+  apiVersion: z.string().check(
+    z.refine((v) => SUPPORTED_VERSIONS.includes(v), {
+      message: `must be one of ${SUPPORTED_VERSIONS.join(', ')}`,
+    }),
+  ),
   kind: z.literal('AdmissionReview'),
   request: z
-    .object({
-      uid: z.string().min(1),
+    .looseObject({
+      uid: z.string().check(z.minLength(1)),
       kind: z.object({ group: z.string(), version: z.string(), kind: z.string() }),
       resource: z.object({ group: z.string(), version: z.string(), resource: z.string() }),
-      subResource: z.string().optional(),
-      name: z.string().optional(),
-      namespace: z.string().optional(),
+      subResource: z.optional(z.string()),
+      name: z.optional(z.string()),
+      namespace: z.optional(z.string()),
       operation: z.enum(['CREATE', 'UPDATE', 'DELETE', 'CONNECT']),
-      object: z.unknown().optional(),
-      oldObject: z.unknown().optional(),
-      dryRun: z.boolean().optional(),
+      object: z.optional(z.unknown()),
+      oldObject: z.optional(z.unknown()),
+      dryRun: z.optional(z.boolean()),
     })
-    .loose()
-    // The API server always sends the object of a CREATE; without one there is nothing to decide on.
-    .refine((r) => r.operation !== 'CREATE' || (typeof r.object === 'object' && r.object !== null), {
-      message: 'a CREATE must carry the object',
-      path: ['object'],
-    }),
+    .check(
+      // The API server always sends the object of a CREATE; without one there is nothing to decide on.
+      z.refine((r) => r.operation !== 'CREATE' || (typeof r.object === 'object' && r.object !== null), {
+        message: 'a CREATE must carry the object',
+        path: ['object'],
+      }),
+    ),
 });
 
 /** Validates a decoded body; the error names the first field that is wrong. */

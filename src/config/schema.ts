@@ -3,6 +3,7 @@ import * as z from 'zod/mini';
 import { parsePlatform } from '../reference/platform.js';
 import { normalizeRegistryHost } from '../reference/host.js';
 import { RegistryPrefixes } from '../reference/prefixes.js';
+import '../util/zod.js';
 import { parseAccessPattern } from '../registry/transport/policy.js';
 
 /**

@@ -1,8 +1,9 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 
 import { FnPinnerError } from '../errors.js';
 import type { Platform } from '../reference/platform.js';
 import { quote } from '../util/text.js';
+import '../util/zod.js';
 import { own, word } from './strings.js';
 
 export const MediaType = {
@@ -30,17 +31,17 @@ const INTERNED = new Map<string, string>(Object.values(MediaType).map((t) => [t,
 const IMAGE_TYPES = new Set<string>([MediaType.ociManifest, MediaType.dockerManifest]);
 
 const descriptor = z.object({
-  mediaType: z.string().optional(),
-  digest: z.string().regex(/^sha256:[a-f0-9]{64}$/, 'a sha256 digest'),
-  size: z.number().int().nonnegative().optional(),
+  mediaType: z.optional(z.string()),
+  digest: z.string().check(z.regex(/^sha256:[a-f0-9]{64}$/, 'a sha256 digest')),
+  size: z.optional(z.int().check(z.minimum(0))),
 });
 
 const indexSchema = z.object({
   manifests: z.array(
-    descriptor.extend({
-      platform: z
-        .object({ os: z.string(), architecture: z.string(), variant: z.string().optional() })
-        .optional(),
+    z.extend(descriptor, {
+      platform: z.optional(
+        z.object({ os: z.string(), architecture: z.string(), variant: z.optional(z.string()) }),
+      ),
     }),
   ),
 });
@@ -145,16 +146,15 @@ export function parseManifest(
 }
 
 const configSchema = z.object({
-  os: z.string().optional(),
-  architecture: z.string().optional(),
-  variant: z.string().optional(),
-  config: z
-    .object({
-      Entrypoint: z.array(z.string()).nullish(),
-      Cmd: z.array(z.string()).nullish(),
-    })
-    .loose()
-    .nullish(),
+  os: z.optional(z.string()),
+  architecture: z.optional(z.string()),
+  variant: z.optional(z.string()),
+  config: z.nullish(
+    z.looseObject({
+      Entrypoint: z.nullish(z.array(z.string())),
+      Cmd: z.nullish(z.array(z.string())),
+    }),
+  ),
 });
 
 /** Known platforms share one frozen object; anything else gets its own. */

@@ -273,13 +273,14 @@ describe('two self-signed replicas sharing one CA through a Secret', () => {
     const ca = await sharedCa();
     expect(await caBundleOf('fn-pinner')).toEqual([ca]);
     for (const r of replicas.slice(2)) await servedLeaf(r.port, ca);
-    // Both new replicas answered reviews (the API server spreads calls over the ready endpoints).
+    // The new replicas answered reviews. Not necessarily both: the API server keeps its keep-alive
+    // connections, so the first new replica may see none before the second one is up.
     expect(
       replicas
         .slice(2)
         .map(decisions)
-        .every((n) => n > 0),
-    ).toBe(true);
+        .reduce((a, b) => a + b, 0),
+    ).toBeGreaterThan(0);
   });
 
   it(

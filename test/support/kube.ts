@@ -245,7 +245,7 @@ function isExecutable(path: string): boolean {
 const live = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
-function track(child: ChildProcess): void {
+export function track(child: ChildProcess): void {
   live.add(child);
   child.once('exit', () => live.delete(child));
   if (exitHookInstalled) return;

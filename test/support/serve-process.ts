@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 import { Agent, request } from 'undici';
+
+import { track } from './kube.js';
 
 /**
  * `fn-pinner serve` as its own process (test/support/cli-entry.ts under tsx's loader: the CLI's own code path,
@@ -36,19 +37,6 @@ export interface ServeProcess {
   terminate(): Promise<{ code: number | null; ms: number }>;
   /** SIGKILL if still running, close the probe agent, remove the cert dir (if this helper made it). */
   cleanup(): Promise<void>;
-}
-
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function track(child: ChildProcess): void {
-  live.add(child);
-  child.once('exit', () => live.delete(child));
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const c of live) c.kill('SIGKILL');
-  });
 }
 
 /**
