@@ -8,6 +8,7 @@ import { Agent, request } from 'undici';
 
 import { imagePusher } from '../support/images.js';
 import type { PushedImage } from '../support/images.js';
+import { startEcrEndpoint, startMetadataServer } from '../support/cloud-emulators.js';
 import { freePort } from '../support/ports.js';
 import { startRegistry } from '../support/registry.js';
 import type { TestRegistry } from '../support/registry.js';
@@ -108,6 +109,36 @@ describe('the bundled CLI (what the image runs)', () => {
       const loaded = [...staticClosure(dir, entry)];
       for (const marker of markers)
         expect([entry, loaded.filter((f) => holds(f, marker))]).toEqual([entry, []]);
+    }
+  });
+
+  it('loads each cloud SDK from its chunk and gets a token from it (registry denied before any DNS lookup)', async () => {
+    const [metadata, ecr] = await Promise.all([startMetadataServer(), startEcrEndpoint()]);
+    try {
+      const env = {
+        GCE_METADATA_HOST: metadata.host,
+        AWS_ENDPOINT_URL_ECR: ecr.url,
+        AWS_ACCESS_KEY_ID: 'AKIAEMULATEDBUNDLE01',
+        AWS_SECRET_ACCESS_KEY: 'emulated-bundle-secret',
+        AWS_EC2_METADATA_DISABLED: 'true',
+      };
+      for (const image of [
+        'europe-docker.pkg.dev/proj/fn/app:v1',
+        '123456789012.dkr.ecr.us-east-1.amazonaws.com/fn/app:v1',
+      ]) {
+        const host = image.split('/')[0]!;
+        const r = await exec(
+          process.execPath,
+          ['bin/fn-pinner.js', 'resolve', image, '--registry-deny', host],
+          env,
+        );
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain(`resolve ${image} failed`);
+      }
+      expect(metadata.tokens).toHaveLength(1);
+      expect(ecr.calls.map((c) => [c.region, c.status])).toEqual([['us-east-1', 200]]);
+    } finally {
+      await Promise.all([metadata.stop(), ecr.stop()]);
     }
   });
 

@@ -2,6 +2,7 @@ import type { ECRClient } from '@aws-sdk/client-ecr';
 
 import type { ProviderAnswer, TokenProvider } from '../../registry/auth/cloud-keychain.js';
 import { makeCredential } from '../../registry/auth/credentials.js';
+import { exportsOf } from './interop.js';
 
 const NAME = 'AWS ECR GetAuthorizationToken';
 /** `<account>.dkr.ecr[-fips].<region>.amazonaws.com[.cn]`, as amazon-ecr-credential-helper matches them. */
@@ -45,7 +46,7 @@ export function awsProvider(): TokenProvider {
     serves: isEcrRegistry,
     keyOf: regionOf,
     async fetch(key): Promise<ProviderAnswer> {
-      const sdk = await import('@aws-sdk/client-ecr');
+      const sdk = exportsOf(await import('@aws-sdk/client-ecr'));
       const [region = '', fips] = key.split(' ');
       let client = clients.get(key);
       if (!client) {

@@ -2,6 +2,7 @@ import type { GoogleAuth } from 'google-auth-library';
 
 import type { ProviderAnswer, TokenProvider } from '../../registry/auth/cloud-keychain.js';
 import { makeCredential } from '../../registry/auth/credentials.js';
+import { exportsOf } from './interop.js';
 
 const NAME = 'Google Application Default Credentials';
 const SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
@@ -29,7 +30,7 @@ export function googleProvider(): TokenProvider {
     serves: isGoogleRegistry,
     keyOf: () => 'adc',
     async fetch(): Promise<ProviderAnswer> {
-      const lib = await import('google-auth-library');
+      const lib = exportsOf(await import('google-auth-library'));
       if (!auth) {
         // gcp-metadata remembers "no metadata server" for the process; a new probe must really probe (the
         // GKE metadata server can be slow to answer in a pod's first seconds).
