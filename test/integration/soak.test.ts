@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 
 import { captured } from '../support/leak-scan.js';
-import { markdown, summarize } from '../support/soak/report.js';
+import { DEPLOYMENT_MEMORY_LIMIT, markdown, summarize } from '../support/soak/report.js';
 import { runSoak } from '../support/soak/run.js';
 import type { SoakResult } from '../support/soak/run.js';
 
@@ -31,6 +31,7 @@ describe(`soak: ${SECONDS} s at ${RATE} reviews/s`, () => {
     expect(result.warmUp.map((o) => o.scenario)).toEqual(result.scenarios.map((s) => s.name));
     expect(summary.reviews).toBe(SECONDS * RATE);
     expect(summary.rss.growth).toBeLessThan(summary.rss.bound);
+    expect(summary.rss.peak).toBeLessThan(DEPLOYMENT_MEMORY_LIMIT);
     expect(summary.cacheBytes).toBeLessThanOrEqual(summary.rss.bound);
   }, 240_000);
 });

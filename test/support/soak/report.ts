@@ -27,7 +27,12 @@ export interface SoakSummary {
   eventLoop: { p50: number; p99: number; max: number };
   cpuMsPerReview: number;
   cacheBytes: number;
+  /** V8 heap in use at the first and the last scrape (what RSS growth is made of, or not). */
+  heapUsed: { first: number; last: number };
 }
+
+/** manifests/base/03-deployment.yaml: resources.limits.memory. */
+export const DEPLOYMENT_MEMORY_LIMIT = 256 * 1024 * 1024;
 
 /** prom-client's monitorEventLoopDelay resolution (and the driver's): what an idle loop reports. */
 const SAMPLING_S = 0.01;
@@ -89,6 +94,7 @@ export function summarize(r: SoakResult): SoakSummary {
     },
     cpuMsPerReview: (r.cpuSeconds * 1000) / Math.max(1, outcomes.length),
     cacheBytes: scrapes.at(-1)?.cacheBytes ?? NaN,
+    heapUsed: { first: scrapes[0]?.heapUsedBytes ?? NaN, last: scrapes.at(-1)?.heapUsedBytes ?? NaN },
   };
 }
 
@@ -147,7 +153,9 @@ export function markdown(r: SoakResult, s: SoakSummary): string {
     `| RSS: idle → load start → end (peak) | ${mib(s.rss.idle)} → ${mib(s.rss.loadStart)} → ` +
       `${mib(s.rss.end)} (${mib(s.rss.peak)}) | |`,
     `| RSS growth over the load | ${mib(s.rss.growth)} | ≤ ${mib(s.rss.bound)} (--cache-max-bytes) |`,
+    `| RSS peak | ${mib(s.rss.peak)} | < ${mib(DEPLOYMENT_MEMORY_LIMIT)} (the Deployment's limit) |`,
     `| metadata cache at the end | ${mib(s.cacheBytes)} | ≤ ${mib(s.rss.bound)} |`,
+    `| V8 heap in use: first → last scrape | ${mib(s.heapUsed.first)} → ${mib(s.heapUsed.last)} | |`,
     `| event-loop delay beyond the 10 ms sampling: median p50 / worst p99 / max (5 s scrapes) | ` +
       `${ms(s.eventLoop.p50 * 1000)} / ${ms(s.eventLoop.p99 * 1000)} / ${ms(s.eventLoop.max * 1000)} | |`,
     `| server CPU per review | ${s.cpuMsPerReview.toFixed(2)} ms (${((r.cpuSeconds / (r.load.wallMs / 1000)) * 100).toFixed(0)} % of a core) | |`,

@@ -176,7 +176,11 @@ function hostileScenarios(h: HostileSide): Scenario[] {
     refused('index of 4,000 platforms', [at(r.index4000)], /image index too large: .*more than 256/),
     allowed('index of 200 platforms (accepted)', at(r.index200), h.digests.index200, 1),
     refused('2 MiB config blob', [at(r.bigConfig)], /response too large: .*exceeds 1048576 bytes/),
-    refused('registry hangs', [at(r.hang)], /^fn-pinner: timeout: .*deadline exceeded/),
+    refused(
+      'registry hangs',
+      [at(r.hang)],
+      /^fn-pinner: timeout: .*(deadline exceeded|would pass the deadline)$/,
+    ),
     refused('500 with a 1 MiB body', [at(r.errorBody)], /registry unavailable: .*: 500$/),
     refused('manifest bytes do not match the digest', [at(r.wrongDigest)], /^fn-pinner: digest mismatch: /),
     refused('blob redirect loop', [at(r.redirectLoop)], /more than 3 redirects/),
