@@ -36,8 +36,8 @@ import {
 } from './admission-review.js';
 import { startBare, startFnPinner } from './admission-servers.js';
 import type { FnPinnerProcess, ServerProcess } from './admission-servers.js';
-import { startFakeKube } from './fake-kube.js';
-import type { FakeKube } from './fake-kube.js';
+import { startFakeKube } from '../test/support/fake-kube.js';
+import type { FakeKube } from '../test/support/fake-kube.js';
 import { autocannonOptions, runAutocannon, runPaced } from './load.js';
 import type { AutocannonLoad, LoadRun, PacedLoad, Target } from './load.js';
 import { check, median, ms, table } from './stats.js';
@@ -462,7 +462,7 @@ function commandsSection(
       `${JSON.stringify(ENTRYPOINT)}) and htpasswd (\`${f.privateImage}\`, Entrypoint ` +
       `${JSON.stringify(PRIVATE_ENTRYPOINT)}, Cmd ${JSON.stringify(PRIVATE_CMD)}). Each image is resolved ` +
       'once before the load, so every measured review is a cache hit (tag TTL 300 s > run time).',
-    '- Kubernetes API: bench/fake-kube.ts, just the Secret GET/POST/PUT the pull-secret sync needs ' +
+    '- Kubernetes API: test/support/fake-kube.ts, just the Secret GET/POST/PUT the pull-secret sync needs ' +
       '(plain HTTP on 127.0.0.1); `/readyz` turns 200 once the Secret is synced, so the sync never runs ' +
       'inside a measured review (only its 20 s resync GET runs in the background).',
     `- Review: a Porch function pod as the API server sends it after defaulting (one container, probes, ` +

@@ -6,6 +6,8 @@
 #     holding 169.254.169.254 on its loopback
 #   - prometheus: for its promtool, which checks and unit-tests manifests/monitoring's alerting rules (the
 #     package also ships the Prometheus server, which the tests do not use)
+#   - shellcheck: checks test/kind/run.sh (which needs Docker, so never runs here), scripts/*.sh and .ci/run
+#     (test/unit/ci-scripts.test.ts)
 # and, for the node suite (test/node) and the image build (scripts/build-image.sh):
 #   - containerd, runc, containernetworking-plugins: the container runtime and CNI plugins under the kubelet
 #   - busybox-static: the one binary inside the suite's test images; gcc + libc6-dev build the pause binary
@@ -34,6 +36,7 @@ declare -A probe=(
   [iptables]=/usr/sbin/iptables
   [prometheus]=/usr/bin/promtool
   [util-linux]=/usr/bin/unshare
+  [shellcheck]=/usr/bin/shellcheck
 )
 need=()
 for pkg in "${!probe[@]}"; do

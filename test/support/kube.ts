@@ -22,7 +22,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { Agent, request as undiciRequest } from 'undici';
 import type { Dispatcher } from 'undici';
-import { parseAllDocuments, stringify } from 'yaml';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 
 import { ORIGINAL_IMAGES_ANNOTATION } from '../../src/mutation/types.js';
 import { generateCa, generateServingCert } from '../../src/tls/certs.js';
@@ -695,11 +695,13 @@ function makeKube(p: KubeParts): TestKube {
   const relayed: unknown[] = [];
   captured(`kube-apiserver ${p.server}: pods, Status messages and warnings it answered`, () => relayed);
   const request: TestKube['request'] = async (method, path, body, opts = {}) => {
+    // An attached cluster may authenticate by client certificate: no token, no Authorization header.
+    const token = opts.token ?? p.adminToken;
     const res = await undiciRequest(`${p.server}${path}`, {
       method,
       dispatcher: p.dispatcher,
       headers: {
-        authorization: `Bearer ${opts.token ?? p.adminToken}`,
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
         accept: 'application/json',
         ...(body === undefined ? {} : { 'content-type': opts.contentType ?? 'application/json' }),
       },
@@ -777,6 +779,51 @@ function makeKube(p: KubeParts): TestKube {
       return stopped;
     },
   };
+}
+
+/**
+ * A TestKube for a cluster that runs elsewhere (kind, for the node suite's cluster mode), from the current
+ * context of its kubeconfig: a bearer token or a client certificate, the CA inline or in a file (no exec
+ * plugins). It cannot stop or restart that API server, and it has no user or ServiceAccount tokens.
+ */
+export function attachKube(kubeconfigPath: string): TestKube {
+  const kc: KubeJson = parse(readFileSync(kubeconfigPath, 'utf8'));
+  const named = (list: KubeJson[] | undefined, name: string, what: string): KubeJson => {
+    const found = list?.find((x) => x.name === name);
+    if (!found) throw new Error(`${kubeconfigPath}: no ${what} named ${JSON.stringify(name)}`);
+    return found;
+  };
+  const context = named(kc.contexts, kc['current-context'], 'context').context;
+  const cluster = named(kc.clusters, context.cluster, 'cluster').cluster;
+  const user = named(kc.users, context.user, 'user').user ?? {};
+  const pem = (data: string | undefined, file: string | undefined): string | undefined =>
+    data ? Buffer.from(data, 'base64').toString() : file ? readFileSync(file, 'utf8') : undefined;
+  const caPem = pem(cluster['certificate-authority-data'], cluster['certificate-authority']) ?? '';
+  const cert = pem(user['client-certificate-data'], user['client-certificate']);
+  const key = pem(user['client-key-data'], user['client-key']);
+  const dispatcher = new Agent({ connect: { ca: caPem || undefined, cert, key } });
+  const server = String(cluster.server).replace(/\/$/, '');
+  const dir = mkdtempSync(join(tmpdir(), 'fn-pinner-attached-'));
+  const elsewhere = async (): Promise<void> => {
+    throw new Error(`${server} runs elsewhere: the tests cannot stop or start its API server`);
+  };
+  const kube = makeKube({
+    server,
+    port: Number(new URL(server).port || 443),
+    caPem,
+    adminToken: typeof user.token === 'string' ? user.token : '',
+    userToken: '',
+    saToken: '',
+    dir,
+    dispatcher,
+    binDir: '',
+    pkiDir: '',
+    timings: { etcdReadyMs: 0, apiserverReadyMs: 0, totalMs: 0 },
+    logs: () => ({ etcd: '', apiserver: '' }),
+    cleanup: async () => rmSync(dir, { recursive: true, force: true }),
+    apiserver: { stop: elsewhere, start: elsewhere },
+  });
+  return { ...kube, kubeconfigPath };
 }
 
 /**
@@ -868,6 +915,11 @@ const RESOURCES: Record<string, Record<string, Resource>> = {
   },
   'scheduling.k8s.io/v1': {
     PriorityClass: { plural: 'priorityclasses', namespaced: false },
+  },
+  // The cert-manager overlay, deployed by the node suite's cluster mode (its CRDs installed first).
+  'cert-manager.io/v1': {
+    Issuer: { plural: 'issuers', namespaced: true },
+    Certificate: { plural: 'certificates', namespaced: true },
   },
 };
 

@@ -75,6 +75,7 @@ describe('manifests/monitoring', () => {
       'FnPinnerReviewsNearTimeout',
       'FnPinnerCertificateExpiringSoon',
       'FnPinnerCertificateExpiring',
+      'FnPinnerPodsDrifted',
     ]);
   });
 

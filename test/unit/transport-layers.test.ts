@@ -3,6 +3,7 @@ import { describe, expect, it } from '@jest/globals';
 import { FnPinnerError } from '../../src/errors.js';
 import { createLogger } from '../../src/logging.js';
 import { followRedirects } from '../../src/registry/auth/redirects.js';
+import { RetryTransport } from '../../src/registry/transport/retry.js';
 import { TrustFallback } from '../../src/registry/transport/trust.js';
 import type { HttpRequest, HttpResponse, RoundTripper, Trust } from '../../src/registry/transport/types.js';
 
@@ -81,6 +82,30 @@ describe('the TLS trust fallback', () => {
     const t = new TrustFallback(failing, { hasCustomCa: true, rememberMs: 60_000 }, silent);
     await expect(t.send(request('https://r/v2/'))).rejects.toThrow(
       /failed with the custom CA \(.*\) and with the default trust store \(.*\)/,
+    );
+  });
+});
+
+describe('retries', () => {
+  it('names the request once when a retry would pass the deadline', async () => {
+    const timedOut = new FnPinnerError(
+      'TIMEOUT',
+      'resolve x: GET https://r/v2/x/manifests/v1: no response within 5000 ms',
+      {
+        temporary: true,
+      },
+    );
+    const below: RoundTripper = {
+      send: async () => {
+        throw timedOut;
+      },
+    };
+    const retry = new RetryTransport(below, { maxAttempts: 3, retryBaseDelayMs: 100 }, silent);
+    const req = { ...request('https://r/v2/x/manifests/v1'), deadline: Date.now() + 50 };
+    const err = (await retry.send(req).catch((e: unknown) => e)) as FnPinnerError;
+    expect(err.code).toBe('TIMEOUT');
+    expect(err.message).toMatch(
+      /^resolve x: GET https:\/\/r\/v2\/x\/manifests\/v1: no response within 5000 ms; retrying after \d+ ms would pass the deadline$/,
     );
   });
 });

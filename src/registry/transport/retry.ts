@@ -60,11 +60,18 @@ function pastDeadline(
   wait: number,
   { res, err }: { res?: HttpResponse; err?: FnPinnerError },
 ): FnPinnerError {
-  const why = res ? `${res.status}` : (err?.message ?? 'error');
+  const subject = `${req.what}: ${req.method} ${redactUrl(req.url)}: `;
+  const why = res ? `${res.status}` : detailOf(subject, err);
   const code = res?.status === 429 ? 'TOO_MANY_REQUESTS' : (err?.code ?? 'UNAVAILABLE');
   return new FnPinnerError(
     code,
-    `${req.what}: ${req.method} ${redactUrl(req.url)}: ${why}; retrying after ${Math.round(wait)} ms would pass the deadline`,
+    `${subject}${why}; retrying after ${Math.round(wait)} ms would pass the deadline`,
     { cause: err, status: res?.status, temporary: true },
   );
+}
+
+/** The error's own words: the layers below already name the request, so it is said once, not twice. */
+function detailOf(subject: string, err: FnPinnerError | undefined): string {
+  if (!err) return 'error';
+  return err.message.startsWith(subject) ? err.message.slice(subject.length) : err.message;
 }

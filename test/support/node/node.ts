@@ -24,10 +24,11 @@ export interface TestNode {
   kube: TestKube;
   /** Plain HTTP registry the node pulls from (the pause image is there); tests push their images too. */
   registry: TestRegistry;
-  containerd: Containerd;
+  /** This machine's containerd (absent in cluster mode: see cluster.ts). */
+  containerd?: Containerd;
   /** What the start found of a killed run and undid. */
   recovered: string[];
-  timings: { nodeReadyMs: number; startMs: number };
+  timings: { nodeReadyMs?: number; startMs: number };
   /** Lets containerd pull from another registry (TLS ones with their CA, as certs.d `ca`). */
   trust(registry: TestRegistry): void;
   stop(): Promise<void>;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 
 import { stringify } from 'yaml';
 
-import { closeServer } from '../test/support/ports.js';
+import { closeServer } from './ports.js';
 
 /**
  * Just enough of the Kubernetes API for `serve --enable-private-registries`: the pull-secret sync reads,
