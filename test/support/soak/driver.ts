@@ -5,6 +5,7 @@ import jsonpatch from 'fast-json-patch';
 import type { Operation } from 'fast-json-patch';
 import { request } from 'undici';
 
+import { admissionReview } from '../admission-review.js';
 import type { Kind, PodPlan, Scenario } from './scenarios.js';
 import type { SoakServer } from './serve.js';
 
@@ -52,29 +53,15 @@ let uidSeq = 0;
 
 function review(plan: PodPlan, uid: string): Record<string, unknown> {
   const containers = plan.images.map((image, i) => ({ name: `fn-${i}`, image }));
-  return {
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid,
-      kind: { group: '', version: 'v1', kind: 'Pod' },
-      resource: { group: '', version: 'v1', resource: 'pods' },
-      requestKind: { group: '', version: 'v1', kind: 'Pod' },
-      requestResource: { group: '', version: 'v1', resource: 'pods' },
-      namespace: 'porch-fn-system',
-      operation: 'CREATE',
-      userInfo: { username: 'system:serviceaccount:porch-system:porch-fn-runner' },
-      object: {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { generateName: 'fn-', namespace: 'porch-fn-system' },
-        spec: { containers, restartPolicy: 'Never' },
-      },
-      oldObject: null,
-      dryRun: false,
-      options: { kind: 'CreateOptions', apiVersion: 'meta.k8s.io/v1' },
+  return admissionReview(
+    {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { generateName: 'fn-', namespace: 'porch-fn-system' },
+      spec: { containers, restartPolicy: 'Never' },
     },
-  };
+    uid,
+  );
 }
 
 /** Why `answer` is not what `plan` expects (undefined when it is). */
