@@ -3,22 +3,17 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { request } from 'undici';
-
 import type { ClusterApis } from '../../src/app/cluster.js';
-import {
-  KubeApiError,
-  createSecretApi,
-  createWebhookConfigApi,
-  loadKubeConfig,
-} from '../../src/kube/client.js';
+import { createSecretApi, createWebhookConfigApi, loadKubeConfig } from '../../src/kube/client.js';
 import type { SecretApi } from '../../src/kube/client.js';
 import { createManifestFile, secretVolume, startKube } from '../support/kube.js';
 import type { KubeJson, KubeObject, SecretVolume, TestKube } from '../support/kube.js';
 import { watchSecret } from '../support/kube-watch.js';
 import type { SecretHistory } from '../support/kube-watch.js';
 import { knownCredential } from '../support/leak-scan.js';
-import { startTestWebhook } from '../support/webhook.js';
+import { countingSecretApi } from '../support/pull-secret.js';
+import { until as waitUntil } from '../support/wait.js';
+import { readyz, startTestWebhook } from '../support/webhook.js';
 import type { TestWebhook } from '../support/webhook.js';
 
 /**
@@ -34,6 +29,8 @@ const SECRET = 'auth-secret';
 const KEY = '.dockerconfigjson';
 const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'fn-pinner' };
 const RECOVERY_TIMEOUT_MS = 60_000;
+const until = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = RECOVERY_TIMEOUT_MS) =>
+  waitUntil(what, probe, timeoutMs, 50);
 
 let kube: TestKube;
 const running: Scenario[] = [];
@@ -54,16 +51,6 @@ afterAll(async () => {
 // Helpers
 
 /** Polls `probe` until it returns something; generous bounds, since only a broken recovery would hit them. */
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = RECOVERY_TIMEOUT_MS) {
-  const started = performance.now();
-  for (;;) {
-    const value = await probe();
-    const ms = performance.now() - started;
-    if (value !== undefined) return { value, ms };
-    if (ms > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await sleep(50);
-  }
-}
 
 const secretRef = (namespace: string): KubeObject => ({
   apiVersion: 'v1',
@@ -94,24 +81,6 @@ function dockerConfig(n: number): string {
 const writerContent = (n: number): string => JSON.stringify({ auths: {}, writer: n });
 
 /** A SecretApi that records what each call came to (read:ok, replace:Conflict, …). */
-function counting(api: SecretApi, outcomes: string[]): SecretApi {
-  const record = async <T>(op: string, call: () => Promise<T>): Promise<T> => {
-    try {
-      const result = await call();
-      outcomes.push(`${op}:ok`);
-      return result;
-    } catch (err) {
-      outcomes.push(`${op}:${err instanceof KubeApiError ? err.reason : 'error'}`);
-      throw err;
-    }
-  };
-  return {
-    read: (ns, name) => record('read', () => api.read(ns, name)),
-    create: (s) => record('create', () => api.create(s)),
-    replace: (s) => record('replace', () => api.replace(s)),
-    delete: (ns, name, pre) => record('delete', () => api.delete(ns, name, pre)),
-  };
-}
 
 const count = (list: string[], item: string): number => list.filter((x) => x === item).length;
 
@@ -170,7 +139,7 @@ async function scenario(
   const outcomes: string[] = [];
   const kc = loadKubeConfig({ kubeconfig: kube.saKubeconfigPath, inCluster: false });
   const apis: ClusterApis = {
-    secrets: counting(wrap(createSecretApi(kc)), outcomes),
+    secrets: countingSecretApi(wrap(createSecretApi(kc)), outcomes),
     webhooks: createWebhookConfigApi(kc),
   };
   const webhook = await startTestWebhook(
@@ -207,11 +176,6 @@ async function scenario(
   running.push(s);
   if (opts.waitForSync ?? true) await until('first sync', () => holding(namespace, files[0]!));
   return s;
-}
-
-async function readyz(webhook: TestWebhook): Promise<{ status: number; body: string }> {
-  const res = await request(`${webhook.url}/readyz`, { dispatcher: webhook.dispatcher });
-  return { status: res.statusCode, body: await res.body.text() };
 }
 
 function failures(webhook: TestWebhook): string[] {

@@ -6,15 +6,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 
 import { createMetrics } from '../../src/metrics.js';
-import {
-  KubeApiError,
-  createSecretApi,
-  createWebhookConfigApi,
-  loadKubeConfig,
-} from '../../src/kube/client.js';
+import { createSecretApi, createWebhookConfigApi, loadKubeConfig } from '../../src/kube/client.js';
 import type { SecretApi } from '../../src/kube/client.js';
 import { captureLogger } from '../support/capture-logger.js';
-import { pullSecretSync } from '../support/pull-secret.js';
+import { countingSecretApi, pullSecretSync } from '../support/pull-secret.js';
 import { caBundle } from '../../src/tls/ca-bundle.js';
 import type { ClusterApis } from '../../src/app/cluster.js';
 import { imagePusher } from '../support/images.js';
@@ -40,7 +35,8 @@ import type {
 import { freePort } from '../support/ports.js';
 import { startRegistry } from '../support/registry.js';
 import type { TestRegistry } from '../support/registry.js';
-import { startTestWebhook } from '../support/webhook.js';
+import { until as waitUntil } from '../support/wait.js';
+import { readyz, startTestWebhook } from '../support/webhook.js';
 import type { TestWebhook } from '../support/webhook.js';
 
 /**
@@ -65,6 +61,8 @@ const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'fn-pinner' };
 const PREFIX = ['/fn-wrapper', '--'];
 const TIMED_CREATES = 20;
 const SYNC_TIMEOUT_MS = 10_000;
+const until = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = SYNC_TIMEOUT_MS) =>
+  waitUntil(what, probe, timeoutMs);
 
 let kube: TestKube;
 let plain: TestRegistry; // the "catalog" (default registry): anonymous
@@ -176,21 +174,6 @@ function pod(
 }
 
 /** Polls `probe` until it returns something other than undefined; resolves with it and the time taken. */
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = SYNC_TIMEOUT_MS,
-  intervalMs = 25,
-): Promise<{ value: T; ms: number }> {
-  const started = performance.now();
-  for (;;) {
-    const value = await probe();
-    const ms = performance.now() - started;
-    if (value !== undefined) return { value, ms };
-    if (ms > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await sleep(intervalMs);
-  }
-}
 
 /** The stored Secret when it is the in-sync dockerconfigjson Secret holding `content`. */
 async function secretHolding(namespace: string, content: string): Promise<KubeJson> {
@@ -199,11 +182,6 @@ async function secretHolding(namespace: string, content: string): Promise<KubeJs
   const data = res.body.data?.[DOCKER_CONFIG_KEY];
   if (res.body.type !== 'kubernetes.io/dockerconfigjson' || data === undefined) return undefined;
   return Buffer.from(data, 'base64').toString('utf8') === content ? res.body : undefined;
-}
-
-async function readyz(webhook: TestWebhook): Promise<{ status: number; body: string }> {
-  const res = await request(`${webhook.url}/readyz`, { dispatcher: webhook.dispatcher });
-  return { status: res.statusCode, body: await res.body.text() };
 }
 
 /** RBAC is served from an informer: wait until the ServiceAccount's GET of `path` stops being 403. */
@@ -235,24 +213,6 @@ function syncFailures(webhook: TestWebhook): Array<Record<string, unknown>> {
 }
 
 /** A SecretApi that records what each call came to (e.g. create → AlreadyExists), for race assertions. */
-function countingSecretApi(api: SecretApi, outcomes: string[]): SecretApi {
-  const record = async <T>(op: string, call: () => Promise<T>): Promise<T> => {
-    try {
-      const result = await call();
-      outcomes.push(`${op}:ok`);
-      return result;
-    } catch (err) {
-      outcomes.push(`${op}:${err instanceof KubeApiError ? err.reason : 'error'}`);
-      throw err;
-    }
-  };
-  return {
-    read: (ns, name) => record('read', () => api.read(ns, name)),
-    create: (s) => record('create', () => api.create(s)),
-    replace: (s) => record('replace', () => api.replace(s)),
-    delete: (ns, name, pre) => record('delete', () => api.delete(ns, name, pre)),
-  };
-}
 
 /** The production API clients, built from the ServiceAccount's kubeconfig, with the Secret calls counted. */
 function saApis(outcomes: string[]): ClusterApis {

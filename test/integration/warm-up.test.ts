@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { request } from 'undici';
 
 import { imagePusher } from '../support/images.js';
 import type { PushedImage } from '../support/images.js';
@@ -13,7 +12,8 @@ import { startProxy } from '../support/proxy.js';
 import type { TestProxy } from '../support/proxy.js';
 import { startRegistry } from '../support/registry.js';
 import type { TestRegistry } from '../support/registry.js';
-import { startTestWebhook } from '../support/webhook.js';
+import { admissionReview } from '../support/admission-review.js';
+import { readyz, startTestWebhook } from '../support/webhook.js';
 import type { TestWebhook } from '../support/webhook.js';
 
 /**
@@ -52,11 +52,6 @@ async function start(opts: Record<string, string | string[]>): Promise<TestWebho
   return webhook;
 }
 
-async function readyz(webhook: TestWebhook): Promise<{ status: number; body: string }> {
-  const res = await request(`${webhook.url}/readyz`, { dispatcher: webhook.dispatcher });
-  return { status: res.statusCode, body: await res.body.text() };
-}
-
 async function untilReady(webhook: TestWebhook, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while ((await readyz(webhook)).status !== 200) {
@@ -66,23 +61,13 @@ async function untilReady(webhook: TestWebhook, timeoutMs = 20_000): Promise<voi
 }
 
 function review(image: string): Record<string, unknown> {
-  return {
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid: randomUUID(),
-      kind: { group: '', version: 'v1', kind: 'Pod' },
-      resource: { group: '', version: 'v1', resource: 'pods' },
-      namespace: 'porch-fn-system',
-      operation: 'CREATE',
-      object: {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { name: 'fn', namespace: 'porch-fn-system' },
-        spec: { containers: [{ name: 'function', image }] },
-      },
-    },
+  const pod = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'fn', namespace: 'porch-fn-system' },
+    spec: { containers: [{ name: 'function', image }] },
   };
+  return admissionReview(pod, randomUUID());
 }
 
 describe('serve --warm-images', () => {

@@ -1,5 +1,6 @@
 import type { Logger } from '../../src/logging.js';
 import { createMetrics } from '../../src/metrics.js';
+import { KubeApiError } from '../../src/kube/client.js';
 import type { SecretApi } from '../../src/kube/client.js';
 import { PullSecretSync } from '../../src/secrets/sync.js';
 import type { PullSecretSyncOptions } from '../../src/secrets/sync.js';
@@ -48,5 +49,25 @@ export function pullSecretSync(
       sync.stop();
       source.stop();
     },
+  };
+}
+
+/** A SecretApi that records each call's outcome (`create:ok`, `replace:Conflict`, …) in `outcomes`. */
+export function countingSecretApi(api: SecretApi, outcomes: string[]): SecretApi {
+  const record = async <T>(op: string, call: () => Promise<T>): Promise<T> => {
+    try {
+      const result = await call();
+      outcomes.push(`${op}:ok`);
+      return result;
+    } catch (err) {
+      outcomes.push(`${op}:${err instanceof KubeApiError ? err.reason : 'error'}`);
+      throw err;
+    }
+  };
+  return {
+    read: (ns, name) => record('read', () => api.read(ns, name)),
+    create: (s) => record('create', () => api.create(s)),
+    replace: (s) => record('replace', () => api.replace(s)),
+    delete: (ns, name, pre) => record('delete', () => api.delete(ns, name, pre)),
   };
 }

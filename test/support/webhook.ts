@@ -89,3 +89,9 @@ async function get(url: string, dispatcher: Agent): Promise<string> {
     return `(no answer: ${(err as Error).message})`;
   }
 }
+
+/** GET /readyz of a test webhook: its status and the reason it gives. */
+export async function readyz(webhook: TestWebhook): Promise<{ status: number; body: string }> {
+  const res = await request(`${webhook.url}/readyz`, { dispatcher: webhook.dispatcher });
+  return { status: res.statusCode, body: await res.body.text() };
+}
